@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import { Base64, Id, Name, PemPublicKey } from './common';
+import { KeyEnvelope } from './crypto/envelopes';
+
+export const MIN_RECOVERY_KEY_LENGTH = 8;
+
+export const MemberRegistration = z
+  .object({
+    name: Name,
+    hostName: z.string().trim().min(1).max(255),
+    agentVersion: z.string().trim().min(1).max(50),
+    publicKey: PemPublicKey,
+  })
+  .strict();
+export type MemberRegistration = z.infer<typeof MemberRegistration>;
+
+export const CreateClusterRequest = z
+  .object({
+    name: Name,
+    description: z.string().max(1000).optional(),
+    contact: z.string().max(254).optional(),
+    publicKey: PemPublicKey,
+    keyEnvelope: KeyEnvelope,
+    member: MemberRegistration,
+  })
+  .strict();
+export type CreateClusterRequest = z.infer<typeof CreateClusterRequest>;
+
+export const Installed = z.object({ clusterId: z.string(), clusterName: z.string(), memberId: z.string() });
+export type Installed = z.infer<typeof Installed>;
+
+/** A cluster may be named by id or by its unique name wherever a person types it. */
+export const ClusterRef = z.string().trim().min(1, { error: 'must name a cluster by id or name' }).max(100);
+
+export const JoinStartRequest = z.object({ cluster: ClusterRef }).strict();
+export const JoinChallenge = z.object({
+  challengeId: z.string(),
+  nonce: z.string(),
+  clusterId: z.string(),
+  clusterName: z.string(),
+  publicKey: z.string(),
+  keyEnvelope: KeyEnvelope,
+});
+export type JoinChallenge = z.infer<typeof JoinChallenge>;
+
+export const JoinCompleteRequest = z
+  .object({ challengeId: Id, signature: Base64, member: MemberRegistration })
+  .strict();
+export type JoinCompleteRequest = z.infer<typeof JoinCompleteRequest>;
+
+export const MemberView = z.object({
+  id: z.string(),
+  clusterId: z.string(),
+  name: z.string(),
+  hostName: z.string(),
+  agentVersion: z.string(),
+  primary: z.boolean(),
+  enabled: z.boolean(),
+  joinedAt: z.string(),
+});
+export type MemberView = z.infer<typeof MemberView>;
+
+export const ClusterView = z.object({
+  id: z.string(),
+  name: z.string(),
+  description: z.string(),
+  contact: z.string(),
+  memberCount: z.number().int(),
+  createdAt: z.string(),
+});
+export type ClusterView = z.infer<typeof ClusterView>;
+
+/** What the messages signed for proofs of possession look like; the prefix keeps one proof from passing as another. */
+export const joinProofMessage = (clusterId: string, nonce: string) => `gateway-join:v1:${clusterId}:${nonce}`;
+export const memberAuthMessage = (memberId: string, nonce: string) => `gateway-member-auth:v1:${memberId}:${nonce}`;
+
+export const AgentChallengeRequest = z.object({ memberId: Id }).strict();
+export const AgentChallenge = z.object({ challengeId: z.string(), nonce: z.string() });
+export const AgentTokenRequest = z.object({ challengeId: Id, signature: Base64 }).strict();
+export const AgentToken = z.object({ token: z.string(), expiresAt: z.string(), memberId: z.string(), clusterId: z.string() });
+export type AgentToken = z.infer<typeof AgentToken>;
+
+export const AgentSelf = z.object({ member: MemberView, cluster: z.object({ id: z.string(), name: z.string() }) });
+export type AgentSelf = z.infer<typeof AgentSelf>;

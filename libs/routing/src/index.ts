@@ -1,0 +1,1 @@
+export { route, serves } from './policy';
