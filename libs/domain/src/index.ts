@@ -5,3 +5,4 @@ export * from './clusters';
 export * from './health';
 export { KeyEnvelope, SealedBox } from './crypto/envelopes';
 export * from './routing';
+export * from './version';

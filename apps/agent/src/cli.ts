@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+import { Command, CommanderError, Option } from 'commander';
+import { VERSION } from '@gateway/domain';
+import { install } from './commands/install';
+import { CliError } from './errors';
+
+const out = (line: string) => process.stdout.write(line + '\n');
+
+export function buildProgram() {
+  const program = new Command('gateway')
+    .description('On-premises data gateway agent: install this host into a cluster, run it, and manage clusters.')
+    .version(VERSION)
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s),
+      // Usage errors as one line: "gateway: unknown command 'instal' (Did you mean install?)"
+      outputError: (s, write) => write(`gateway: ${s.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')}\n`),
+    });
+
+  program
+    .command('install')
+    .description('Create a cluster with this host as its primary (--name), or join an existing cluster (--join) with its recovery key.')
+    .option('--api <url>', 'the control plane URL (or GATEWAY_API)', process.env.GATEWAY_API)
+    .option('--token <token>', 'an access token of the cluster admin (or GATEWAY_TOKEN)')
+    .option('--name <cluster>', 'create a new cluster with this name')
+    .option('--join <cluster>', 'join the cluster with this id or name')
+    .option('--recovery-key <key>', 'the cluster recovery key, at least 8 characters (or GATEWAY_RECOVERY_KEY); it never leaves this host')
+    .option('--member-name <name>', 'this member\'s name in the cluster (default: the host name)')
+    .option('--config <file>', 'where to write the agent config (default: ~/.gateway/agent.json)')
+    .option('--force', 'replace an existing agent config')
+    .addOption(new Option('--json', 'print the result as JSON'))
+    .action(async (opts) => install(opts, out));
+
+  return program;
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  if (argv.length <= 2) {
+    program.outputHelp();
+    return 0;
+  }
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version exit 0; usage errors were already printed by commander as one line.
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    if (e instanceof CliError) {
+      process.stderr.write(`gateway: ${e.message}\n`);
+      return e.exitCode;
+    }
+    process.stderr.write(`gateway: unexpected failure: ${(e as Error)?.message ?? String(e)}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  void runCli(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}

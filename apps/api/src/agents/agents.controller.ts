@@ -1,0 +1,37 @@
+import { Body, Controller, Get, Post } from '@nestjs/common';
+import { z } from 'zod';
+import { AgentChallenge, AgentChallengeRequest, AgentSelf, AgentToken, AgentTokenRequest } from '@gateway/domain';
+import { CurrentMember } from '../http/auth.guard';
+import { Endpoint } from '../http/endpoint';
+import { notFound } from '../http/errors';
+import { PrismaService } from '../database/prisma.service';
+import { toMemberView } from '../clusters/views';
+import { AgentAuthService, type AuthMember } from './agent-auth.service';
+
+@Controller('agents')
+export class AgentsController {
+  constructor(
+    private readonly auth: AgentAuthService,
+    private readonly prisma: PrismaService,
+  ) {}
+
+  @Post('challenge')
+  @Endpoint({ tag: 'agents', summary: 'A nonce for a member to sign with its own key', auth: 'public', body: AgentChallengeRequest, response: AgentChallenge, status: 201, errors: [404] })
+  challenge(@Body() body: z.infer<typeof AgentChallengeRequest>) {
+    return this.auth.challenge(body.memberId);
+  }
+
+  @Post('token')
+  @Endpoint({ tag: 'agents', summary: 'Exchange a signed nonce for a short-lived member token', auth: 'public', body: AgentTokenRequest, response: AgentToken, status: 201 })
+  token(@Body() body: z.infer<typeof AgentTokenRequest>) {
+    return this.auth.token(body.challengeId, body.signature);
+  }
+
+  @Get('me')
+  @Endpoint({ tag: 'agents', summary: 'The authenticated member and its cluster', auth: 'member', response: AgentSelf, errors: [404] })
+  async me(@CurrentMember() who: AuthMember) {
+    const member = await this.prisma.member.findUnique({ where: { id: who.id }, include: { cluster: true } });
+    if (!member) throw notFound('this member no longer exists');
+    return { member: toMemberView(member), cluster: { id: member.cluster.id, name: member.cluster.name } };
+  }
+}

@@ -1,0 +1,51 @@
+import 'reflect-metadata';
+import { NestFactory, DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import type { DestinationStream, Logger } from 'pino';
+import type { Config } from './config/config';
+import { AppModule } from './app.module';
+import { ensureDatabase, migrate } from './database/bootstrap';
+import { createLogger, PinoNestLogger } from './logging/logger';
+import { buildOpenApi, collectRoutes } from './http/openapi';
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+export interface AppHandle {
+  app: NestFastifyApplication;
+  logger: Logger;
+  openapi: ReturnType<typeof buildOpenApi>;
+}
+
+/** Builds the API: database created and migrated, routes, validation, OpenAPI. Shared by main.ts and the tests. */
+export async function createApp(config: Config, logDestination?: DestinationStream): Promise<AppHandle> {
+  const logger = createLogger(config.LOG_LEVEL, logDestination);
+  if (!config.SKIP_MIGRATIONS) {
+    if (await ensureDatabase(config.DATABASE_URL)) logger.info('created the database');
+    const applied = await migrate(config.DATABASE_URL);
+    if (applied.length) logger.info({ applied }, 'applied migrations');
+  }
+  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, trustProxy: true });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    logger: new PinoNestLogger(logger),
+    abortOnError: false,
+  });
+  app.setGlobalPrefix('api');
+  app.enableShutdownHooks();
+
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onResponse', (req, reply, done) => {
+    // The path only: query strings and bodies are never logged.
+    logger.info({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    done();
+  });
+  await app.init();
+  const routes = collectRoutes(app.get(DiscoveryService), app.get(MetadataScanner), 'api');
+  const openapi = buildOpenApi(routes);
+  fastify.get('/api/openapi.json', (_req, reply) => void reply.send(openapi));
+  SwaggerModule.setup('api/docs', app, openapi as unknown as OpenAPIObject, {
+    swaggerOptions: { url: '/api/openapi.json' },
+    raw: false,
+  });
+  return { app, logger, openapi };
+}

@@ -1,0 +1,59 @@
+import { Body, Controller, Get, Param, Post } from '@nestjs/common';
+import { z } from 'zod';
+import {
+  ClusterRef,
+  ClusterView,
+  CreateClusterRequest,
+  Installed,
+  JoinChallenge,
+  JoinCompleteRequest,
+  JoinStartRequest,
+  MemberView,
+} from '@gateway/domain';
+import type { AuthUser } from '../auth/auth.service';
+import { CurrentUser } from '../http/auth.guard';
+import { Endpoint } from '../http/endpoint';
+import { ClustersService } from './clusters.service';
+
+const RefParams = z.object({ id: ClusterRef }).strict();
+
+@Controller('clusters')
+export class ClustersController {
+  constructor(private readonly clusters: ClustersService) {}
+
+  @Post()
+  @Endpoint({ tag: 'clusters', summary: 'Create a cluster with the installing host as its primary (used by `gateway install`)', auth: 'user', body: CreateClusterRequest, response: Installed, status: 201, errors: [409] })
+  create(@CurrentUser() user: AuthUser, @Body() body: CreateClusterRequest) {
+    return this.clusters.create(user, body);
+  }
+
+  @Post('join')
+  @Endpoint({ tag: 'clusters', summary: 'Start joining a cluster: returns its sealed key and a nonce to sign', auth: 'user', body: JoinStartRequest, response: JoinChallenge, status: 201, errors: [404] })
+  startJoin(@CurrentUser() user: AuthUser, @Body() body: z.infer<typeof JoinStartRequest>) {
+    return this.clusters.startJoin(user, body.cluster);
+  }
+
+  @Post('join/complete')
+  @Endpoint({ tag: 'clusters', summary: 'Finish joining with a signature made by the cluster private key', auth: 'user', body: JoinCompleteRequest, response: Installed, status: 201, errors: [404, 409] })
+  completeJoin(@CurrentUser() user: AuthUser, @Body() body: JoinCompleteRequest) {
+    return this.clusters.completeJoin(user, body);
+  }
+
+  @Get()
+  @Endpoint({ tag: 'clusters', summary: 'The clusters you can manage (no member list)', auth: 'user', response: z.array(ClusterView) })
+  list(@CurrentUser() user: AuthUser) {
+    return this.clusters.list(user);
+  }
+
+  @Get(':id')
+  @Endpoint({ tag: 'clusters', summary: 'One cluster, by id or name', auth: 'user', params: RefParams, response: ClusterView, errors: [404] })
+  get(@CurrentUser() user: AuthUser, @Param('id') id: string) {
+    return this.clusters.get(user, id);
+  }
+
+  @Get(':id/members')
+  @Endpoint({ tag: 'clusters', summary: 'The members of a cluster', auth: 'user', params: RefParams, response: z.array(MemberView), errors: [404] })
+  members(@CurrentUser() user: AuthUser, @Param('id') id: string) {
+    return this.clusters.members(user, id);
+  }
+}

@@ -1,0 +1,36 @@
+import { loadConfig, ConfigError } from './config';
+
+describe('loadConfig', () => {
+  it('has defaults that work on a developer machine', () => {
+    expect(loadConfig({})).toMatchObject({
+      DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/gateway',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      API_PORT: 3000,
+      REDIS_PREFIX: 'gw',
+    });
+  });
+
+  it('treats empty values as unset', () => {
+    expect(loadConfig({ API_PORT: '' }).API_PORT).toBe(3000);
+  });
+
+  it.each([
+    ['API_PORT', 'eighty'],
+    ['API_PORT', '70000'],
+    ['DATABASE_URL', 'mysql://x'],
+    ['REDIS_URL', 'not a url'],
+    ['LOG_LEVEL', 'loud'],
+    ['REDIS_PREFIX', 'has space'],
+  ])('refuses %s=%s with one line naming the variable', (name, value) => {
+    let error: unknown;
+    try {
+      loadConfig({ [name]: value });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toContain(name);
+    expect(message.split('\n')).toHaveLength(1);
+  });
+});

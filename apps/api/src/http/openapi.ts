@@ -1,0 +1,74 @@
+import { RequestMethod } from '@nestjs/common';
+import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
+import type { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { z, type ZodType } from 'zod';
+import { ErrorBody, VERSION } from '@gateway/domain';
+import { ENDPOINT, type EndpointSpec } from './endpoint';
+
+export interface RouteDoc {
+  method: string;
+  path: string;
+  spec: EndpointSpec;
+}
+
+const joinPath = (...parts: string[]) => '/' + parts.flatMap((p) => p.split('/')).filter(Boolean).join('/');
+
+/** Every route the app serves with its declared spec, found from the controllers' metadata. */
+export function collectRoutes(discovery: DiscoveryService, scanner: MetadataScanner, globalPrefix: string): RouteDoc[] {
+  const routes: RouteDoc[] = [];
+  for (const wrapper of discovery.getControllers()) {
+    const instance = wrapper.instance as Record<string, unknown> | undefined;
+    if (!instance || !wrapper.metatype) continue;
+    const base = (Reflect.getMetadata(PATH_METADATA, wrapper.metatype) as string | undefined) ?? '';
+    for (const name of scanner.getAllMethodNames(Object.getPrototypeOf(instance))) {
+      const handler = instance[name] as object;
+      const path = Reflect.getMetadata(PATH_METADATA, handler) as string | undefined;
+      const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
+      if (path === undefined || method === undefined) continue;
+      routes.push({ method: RequestMethod[method], path: joinPath(globalPrefix, base, path), spec: Reflect.getMetadata(ENDPOINT, handler) });
+    }
+  }
+  return routes;
+}
+
+const schema = (s: ZodType, io: 'input' | 'output') => z.toJSONSchema(s, { io, unrepresentable: 'any', target: 'openapi-3.0' });
+
+/** The OpenAPI 3 document, derived from the same zod schemas that validate requests and shape replies. */
+export function buildOpenApi(routes: RouteDoc[]) {
+  const paths: Record<string, Record<string, unknown>> = {};
+  const errorContent = { 'application/json': { schema: schema(ErrorBody, 'output') } };
+  for (const { method, path, spec } of routes) {
+    const oaPath = path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+    const parameters: unknown[] = [];
+    for (const [location, s] of [['path', spec.params], ['query', spec.query]] as const) {
+      if (!s) continue;
+      const js = schema(s, 'input') as { properties?: Record<string, unknown>; required?: string[] };
+      for (const [name, p] of Object.entries(js.properties ?? {})) {
+        parameters.push({ name, in: location, required: location === 'path' || (js.required ?? []).includes(name), schema: p });
+      }
+    }
+    const status = String(spec.status ?? 200);
+    const responses: Record<string, unknown> = {
+      [status]: { description: 'success', ...(spec.response ? { content: { 'application/json': { schema: schema(spec.response, 'output') } } } : {}) },
+      400: { description: 'invalid input; `field` names it', content: errorContent },
+    };
+    if (spec.auth !== 'public') responses[401] = { description: 'missing, invalid or expired token', content: errorContent };
+    for (const code of spec.errors ?? []) responses[code] = { description: 'see message', content: errorContent };
+    paths[oaPath] ??= {};
+    paths[oaPath][method.toLowerCase()] = {
+      summary: spec.summary,
+      tags: [spec.tag],
+      ...(spec.auth === 'public' ? { security: [] } : {}),
+      ...(parameters.length ? { parameters } : {}),
+      ...(spec.body ? { requestBody: { required: true, content: { 'application/json': { schema: schema(spec.body, 'input') } } } } : {}),
+      responses,
+    };
+  }
+  return {
+    openapi: '3.0.3',
+    info: { title: 'Gateway control plane', version: VERSION, description: 'On-premises data gateway with high-availability clusters' },
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    security: [{ bearer: [] }],
+    paths,
+  };
+}

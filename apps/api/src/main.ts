@@ -1,0 +1,29 @@
+import { loadConfig, ConfigError } from './config/config';
+import { createApp } from './app';
+
+async function main() {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`api: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  try {
+    const { app, logger } = await createApp(config);
+    await app.listen({ port: config.API_PORT, host: config.API_HOST });
+    const address = app.getHttpServer().address();
+    const port = typeof address === 'object' && address ? address.port : config.API_PORT;
+    logger.info({ port }, `API listening on http://${config.API_HOST}:${port} (docs at /api/docs)`);
+    // A machine-readable line for supervisors and tests that start the API on port 0.
+    if (process.env.API_READY_FD === 'stdout') process.stdout.write(`API_READY ${port}\n`);
+  } catch (e) {
+    process.stderr.write(`api: failed to start: ${(e as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
+void main();
