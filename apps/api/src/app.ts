@@ -1,13 +1,13 @@
 import 'reflect-metadata';
 import { NestFactory, DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type { DestinationStream, Logger } from 'pino';
 import type { Config } from './config/config';
 import { AppModule } from './app.module';
 import { ensureDatabase, migrate } from './database/bootstrap';
 import { createLogger, PinoNestLogger } from './logging/logger';
 import { buildOpenApi, collectRoutes } from './http/openapi';
+import { serveDocsUi } from './http/docs-ui';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -26,6 +26,8 @@ export async function createApp(config: Config, logDestination?: DestinationStre
     if (applied.length) logger.info({ applied }, 'applied migrations');
   }
   const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, trustProxy: true });
+  // The API speaks JSON only: other bodies are refused with 415 rather than read as strings.
+  adapter.getInstance().removeContentTypeParser(['text/plain']);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: new PinoNestLogger(logger),
     abortOnError: false,
@@ -43,9 +45,6 @@ export async function createApp(config: Config, logDestination?: DestinationStre
   const routes = collectRoutes(app.get(DiscoveryService), app.get(MetadataScanner), 'api');
   const openapi = buildOpenApi(routes);
   fastify.get('/api/openapi.json', (_req, reply) => void reply.send(openapi));
-  SwaggerModule.setup('api/docs', app, openapi as unknown as OpenAPIObject, {
-    swaggerOptions: { url: '/api/openapi.json' },
-    raw: false,
-  });
+  serveDocsUi(fastify, '/api/openapi.json');
   return { app, logger, openapi };
 }

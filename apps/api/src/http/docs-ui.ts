@@ -1,0 +1,31 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+
+const ASSETS: Record<string, string> = {
+  'swagger-ui.css': 'text/css; charset=utf-8',
+  'swagger-ui-bundle.js': 'application/javascript; charset=utf-8',
+  'swagger-ui-standalone-preset.js': 'application/javascript; charset=utf-8',
+};
+
+const page = (specUrl: string) => `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Gateway API</title><link rel="stylesheet" href="/api/docs/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/api/docs/swagger-ui-bundle.js"></script>
+<script src="/api/docs/swagger-ui-standalone-preset.js"></script>
+<script>window.ui = SwaggerUIBundle({ url: ${JSON.stringify(specUrl)}, dom_id: '#swagger-ui', presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: 'StandaloneLayout' });</script>
+</body></html>`;
+
+/** Serves the API explorer from the locally installed swagger-ui-dist: nothing is fetched from the internet. */
+export function serveDocsUi(fastify: FastifyInstance, specUrl: string) {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const dir: string = require('swagger-ui-dist').getAbsoluteFSPath();
+  const files = new Map(Object.keys(ASSETS).map((name) => [name, readFileSync(join(dir, name))]));
+  fastify.get('/api/docs', (_req, reply) => void reply.type('text/html; charset=utf-8').send(page(specUrl)));
+  fastify.get<{ Params: { file: string } }>('/api/docs/:file', (req, reply) => {
+    const body = files.get(req.params.file);
+    if (!body) return void reply.status(404).send({ statusCode: 404, error: 'not found', message: `no asset ${req.params.file}` });
+    void reply.type(ASSETS[req.params.file]).header('cache-control', 'public, max-age=86400').send(body);
+  });
+}

@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// Entry of `npm run api`: runs the API from source, compiled on the fly by SWC (decorator metadata included).
+const path = require('node:path');
+const root = path.join(__dirname, '..');
+process.env.SWC_NODE_PROJECT ??= path.join(root, 'tsconfig.base.json');
+require('@swc-node/register');
+require(path.join(root, 'apps/api/src/main.ts'));
