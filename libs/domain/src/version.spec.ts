@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { VERSION } from './version';
 
 it('reports the version in package.json', () => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  expect(VERSION).toBe(require('../../../package.json').version);
+  expect(VERSION).toBe(JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8')).version);
 });
