@@ -13,6 +13,15 @@ import { ClustersController } from './clusters/clusters.controller';
 import { ClustersService } from './clusters/clusters.service';
 import { AgentsController } from './agents/agents.controller';
 import { AgentAuthService } from './agents/agent-auth.service';
+import { RedisAclService } from './agents/redis-acl.service';
+import { ClusterStateService } from './cluster-state/cluster-state.service';
+import { LiveQueueService } from './queue/live-queue.service';
+import { ReplyBus } from './queue/reply-bus.service';
+import { DataSourcesController } from './datasources/datasources.controller';
+import { DataSourcesService } from './datasources/datasources.service';
+import { QueriesController } from './queries/queries.controller';
+import { QueryService } from './queries/query.service';
+import { MembersController } from './members/members.controller';
 
 @Module({})
 export class AppModule {
@@ -20,7 +29,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [DiscoveryModule],
-      controllers: [HealthController, AuthController, ClustersController, AgentsController],
+      controllers: [HealthController, AuthController, ClustersController, MembersController, DataSourcesController, QueriesController, AgentsController],
       providers: [
         { provide: CONFIG, useValue: config },
         PrismaService,
@@ -28,6 +37,12 @@ export class AppModule {
         AuthService,
         AgentAuthService,
         ClustersService,
+        RedisAclService,
+        ClusterStateService,
+        LiveQueueService,
+        ReplyBus,
+        DataSourcesService,
+        QueryService,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_INTERCEPTOR, useClass: ValidationInterceptor },
         { provide: APP_FILTER, useClass: ErrorFilter },

@@ -45,9 +45,18 @@ describe('the migrated database matches schema.prisma', () => {
     exercised.add('Challenge');
     await prisma.memberSession.create({ data: { memberId: a.id, tokenHash: 'm1', expiresAt: new Date() } });
     exercised.add('MemberSession');
+    await prisma.member.update({ where: { id: b.id }, data: { description: 'standby' } });
+    const ds = await prisma.dataSource.create({ data: { clusterId: cluster.id, name: 'pg', type: 'postgres', connection: { host: 'h', port: 5432, database: 'd' }, credentials: { v: 1 } } });
+    const moved = await prisma.dataSource.update({ where: { id: ds.id }, data: { connection: { path: '/x' }, credentials: Prisma.DbNull } });
+    expect(moved.credentials).toBeNull();
+    expect(moved.updatedAt.getTime()).toBeGreaterThanOrEqual(ds.updatedAt.getTime());
+    await expect(prisma.dataSource.create({ data: { clusterId: cluster.id, name: 'pg', type: 'mysql', connection: {} } })).rejects.toMatchObject({ code: 'P2002' });
+    exercised.add('DataSource');
 
-    const full = await prisma.cluster.findUniqueOrThrow({ where: { id: cluster.id }, include: { members: { include: { sessions: true } }, challenges: true, owner: { include: { sessions: true } } } });
+    const full = await prisma.cluster.findUniqueOrThrow({ where: { id: cluster.id }, include: { members: { include: { sessions: true } }, challenges: true, dataSources: true, owner: { include: { sessions: true } } } });
     expect(full.members).toHaveLength(2);
+    expect(full.members.find((m) => m.name === 'b')!.description).toBe('standby');
+    expect(full.dataSources).toHaveLength(1);
     expect(full.members.find((m) => m.name === 'a')!.sessions).toHaveLength(1);
     expect(full.owner.sessions[0].revokedAt).toBeInstanceOf(Date);
     expect(full.challenges[0].usedAt).toBeInstanceOf(Date);
@@ -57,6 +66,7 @@ describe('the migrated database matches schema.prisma', () => {
     expect(await prisma.member.count()).toBe(0);
     expect(await prisma.memberSession.count()).toBe(0);
     expect(await prisma.challenge.count()).toBe(0);
+    expect(await prisma.dataSource.count()).toBe(0);
   });
 
   it('enforces one primary per cluster (an index the Prisma schema cannot express)', async () => {

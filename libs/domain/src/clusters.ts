@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Base64, Id, Name, PemPublicKey } from './common';
 import { KeyEnvelope } from './crypto/envelopes';
+import { RoutingSettings } from './routing';
 
 export const MIN_RECOVERY_KEY_LENGTH = 8;
 
@@ -52,6 +53,7 @@ export const MemberView = z.object({
   id: z.string(),
   clusterId: z.string(),
   name: z.string(),
+  description: z.string(),
   hostName: z.string(),
   agentVersion: z.string(),
   primary: z.boolean(),
@@ -66,6 +68,7 @@ export const ClusterView = z.object({
   description: z.string(),
   contact: z.string(),
   memberCount: z.number().int(),
+  routing: RoutingSettings,
   createdAt: z.string(),
 });
 export type ClusterView = z.infer<typeof ClusterView>;
@@ -82,3 +85,30 @@ export type AgentToken = z.infer<typeof AgentToken>;
 
 export const AgentSelf = z.object({ member: MemberView, cluster: z.object({ id: z.string(), name: z.string() }) });
 export type AgentSelf = z.infer<typeof AgentSelf>;
+
+export const UpdateMemberRequest = z
+  .object({ enabled: z.boolean().optional(), name: Name.optional(), description: z.string().max(1000).optional() })
+  .strict();
+export type UpdateMemberRequest = z.infer<typeof UpdateMemberRequest>;
+
+/** What an agent needs to serve its cluster; the Redis password is sealed to the cluster key. */
+export const AgentConfigView = z.object({
+  member: MemberView,
+  cluster: z.object({ id: z.string(), name: z.string(), routing: z.object({ mode: z.enum(['primary', 'distribute']), cpuThreshold: z.number(), memoryThreshold: z.number() }) }),
+  members: z.array(z.object({ id: z.string(), name: z.string(), primary: z.boolean(), enabled: z.boolean(), joinOrder: z.number() })),
+  configVersion: z.number(),
+  redis: z.object({ url: z.string(), prefix: z.string(), username: z.string().nullable(), password: z.unknown().nullable() }),
+  heartbeatMs: z.number(),
+  presenceTtlMs: z.number(),
+});
+export type AgentConfigView = z.infer<typeof AgentConfigView>;
+
+export const UpdateClusterRequest = z
+  .object({
+    name: Name.optional(),
+    description: z.string().max(1000).optional(),
+    contact: z.string().max(254).optional(),
+    routing: RoutingSettings.partial().strict().optional(),
+  })
+  .strict();
+export type UpdateClusterRequest = z.infer<typeof UpdateClusterRequest>;

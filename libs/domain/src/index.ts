@@ -6,3 +6,5 @@ export * from './health';
 export { KeyEnvelope, SealedBox } from './crypto/envelopes';
 export * from './routing';
 export * from './version';
+export * from './datasources';
+export * from './jobs';

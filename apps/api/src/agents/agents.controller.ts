@@ -1,11 +1,16 @@
 import { Body, Controller, Get, Post } from '@nestjs/common';
 import { z } from 'zod';
-import { AgentChallenge, AgentChallengeRequest, AgentSelf, AgentToken, AgentTokenRequest } from '@gateway/domain';
+import { AgentChallenge, AgentChallengeRequest, AgentConfigView, AgentSelf, AgentToken, AgentTokenRequest } from '@gateway/domain';
+import { sealForCluster } from '@gateway/domain/crypto';
+import { Inject } from '@nestjs/common';
+import { CONFIG, type Config } from '../config/config';
+import { ClusterStateService } from '../cluster-state/cluster-state.service';
+import { RedisAclService } from './redis-acl.service';
 import { CurrentMember } from '../http/auth.guard';
 import { Endpoint } from '../http/endpoint';
 import { notFound } from '../http/errors';
 import { PrismaService } from '../database/prisma.service';
-import { toMemberView } from '../clusters/views';
+import { routingOf, toMemberView } from '../clusters/views';
 import { AgentAuthService, type AuthMember } from './agent-auth.service';
 
 @Controller('agents')
@@ -13,6 +18,9 @@ export class AgentsController {
   constructor(
     private readonly auth: AgentAuthService,
     private readonly prisma: PrismaService,
+    private readonly state: ClusterStateService,
+    private readonly acl: RedisAclService,
+    @Inject(CONFIG) private readonly settings: Config,
   ) {}
 
   @Post('challenge')
@@ -25,6 +33,30 @@ export class AgentsController {
   @Endpoint({ tag: 'agents', summary: 'Exchange a signed nonce for a short-lived member token', auth: 'public', body: AgentTokenRequest, response: AgentToken, status: 201 })
   token(@Body() body: z.infer<typeof AgentTokenRequest>) {
     return this.auth.token(body.challengeId, body.signature);
+  }
+
+  @Get('config')
+  @Endpoint({ tag: 'agents', summary: 'What the member needs to serve: its cluster, routing, members, Redis access (sealed to the cluster key)', auth: 'member', response: AgentConfigView, errors: [404] })
+  async config(@CurrentMember() who: AuthMember) {
+    const member = await this.prisma.member.findUnique({ where: { id: who.id }, include: { cluster: { include: { members: { orderBy: { joinOrder: 'asc' } } } } } });
+    if (!member) throw notFound('this member no longer exists');
+    const cluster = member.cluster;
+    const configVersion = await this.state.configVersion(cluster.id);
+    const creds = this.acl.enabled ? await this.acl.issue(cluster.id, member.id) : null;
+    return {
+      member: toMemberView(member),
+      cluster: { id: cluster.id, name: cluster.name, routing: routingOf(cluster) },
+      members: cluster.members.map((m) => ({ id: m.id, name: m.name, primary: m.isPrimary, enabled: m.enabled, joinOrder: m.joinOrder })),
+      configVersion,
+      redis: {
+        url: this.settings.AGENT_REDIS_URL ?? this.settings.REDIS_URL,
+        prefix: this.settings.REDIS_PREFIX,
+        username: creds?.username ?? null,
+        password: creds ? sealForCluster(cluster.publicKey, creds.password) : null,
+      },
+      heartbeatMs: this.settings.HEARTBEAT_MS,
+      presenceTtlMs: this.settings.PRESENCE_TTL_MS,
+    };
   }
 
   @Get('me')

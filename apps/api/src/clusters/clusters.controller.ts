@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, Param, Patch, Post } from '@nestjs/common';
 import { z } from 'zod';
 import {
   ClusterRef,
@@ -9,6 +9,7 @@ import {
   JoinCompleteRequest,
   JoinStartRequest,
   MemberView,
+  UpdateClusterRequest,
 } from '@gateway/domain';
 import type { AuthUser } from '../auth/auth.service';
 import { CurrentUser } from '../http/auth.guard';
@@ -49,6 +50,12 @@ export class ClustersController {
   @Endpoint({ tag: 'clusters', summary: 'One cluster, by id or name', auth: 'user', params: RefParams, response: ClusterView, errors: [404] })
   get(@CurrentUser() user: AuthUser, @Param('id') id: string) {
     return this.clusters.get(user, id);
+  }
+
+  @Patch(':id')
+  @Endpoint({ tag: 'clusters', summary: 'Change a cluster: name, description, contact, routing (mode and CPU/memory thresholds)', auth: 'user', params: RefParams, body: UpdateClusterRequest, response: ClusterView, errors: [404, 409] })
+  update(@CurrentUser() user: AuthUser, @Param('id') id: string, @Body() body: UpdateClusterRequest) {
+    return this.clusters.update(user, id, body);
   }
 
   @Get(':id/members')

@@ -7,6 +7,7 @@ import {
   type JoinChallenge,
   type JoinCompleteRequest,
   type MemberRegistration,
+  type UpdateClusterRequest,
   KeyEnvelope,
 } from '@gateway/domain';
 import { publicKeyKind, verifyMessage } from '@gateway/domain/crypto';
@@ -15,6 +16,7 @@ import { PrismaService } from '../database/prisma.service';
 import { isUniqueViolation } from '../database/errors';
 import { badRequest, conflict, notFound, unauthorized } from '../http/errors';
 import { toClusterView, toMemberView } from './views';
+import { ClusterStateService } from '../cluster-state/cluster-state.service';
 
 const JOIN_CHALLENGE_TTL_MS = 5 * 60_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -27,7 +29,10 @@ function checkMemberKey(member: MemberRegistration, field: string) {
 export class ClustersService {
   private readonly logger = new Logger(ClustersService.name);
 
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly state: ClusterStateService,
+  ) {}
 
   /** A new cluster with the installing host as its primary. */
   async create(user: AuthUser, input: CreateClusterRequest): Promise<Installed> {
@@ -100,6 +105,31 @@ export class ClustersService {
       return { clusterId: cluster.id, clusterName: cluster.name, memberId: member.id };
     } catch (e) {
       if (isUniqueViolation(e)) throw conflict(`cluster "${cluster.name}" already has a member named "${input.member.name}": choose another with --member-name`, 'member.name');
+      throw e;
+    }
+  }
+
+  async update(user: AuthUser, ref: string, input: UpdateClusterRequest) {
+    const cluster = await this.resolve(user, ref, 'id');
+    const routing = input.routing ?? {};
+    try {
+      const updated = await this.prisma.cluster.update({
+        where: { id: cluster.id },
+        data: {
+          name: input.name,
+          description: input.description,
+          contact: input.contact,
+          routingMode: routing.mode,
+          cpuThreshold: routing.cpuThreshold,
+          memoryThreshold: routing.memoryThreshold,
+        },
+        include: { _count: { select: { members: true } } },
+      });
+      await this.state.bumpConfigVersion(cluster.id);
+      this.logger.log(`cluster ${cluster.id} updated by user ${user.id}`);
+      return toClusterView(updated);
+    } catch (e) {
+      if (isUniqueViolation(e)) throw conflict(`a cluster named "${input.name}" already exists`, 'name');
       throw e;
     }
   }

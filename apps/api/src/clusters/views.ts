@@ -1,10 +1,11 @@
-import type { ClusterView, MemberView } from '@gateway/domain';
+import type { ClusterView, MemberView, RoutingSettings } from '@gateway/domain';
 
 /** Database rows to API views, in one place; nothing else in the row (keys, envelopes) leaves the API. */
 export const toMemberView = (m: {
   id: string;
   clusterId: string;
   name: string;
+  description: string;
   hostName: string;
   agentVersion: string;
   isPrimary: boolean;
@@ -14,6 +15,7 @@ export const toMemberView = (m: {
   id: m.id,
   clusterId: m.clusterId,
   name: m.name,
+  description: m.description,
   hostName: m.hostName,
   agentVersion: m.agentVersion,
   primary: m.isPrimary,
@@ -21,11 +23,29 @@ export const toMemberView = (m: {
   joinedAt: m.joinedAt.toISOString(),
 });
 
-export const toClusterView = (c: { id: string; name: string; description: string; contact: string; createdAt: Date; _count: { members: number } }): ClusterView => ({
+export interface ClusterRow {
+  id: string;
+  name: string;
+  description: string;
+  contact: string;
+  routingMode: string;
+  cpuThreshold: number;
+  memoryThreshold: number;
+  createdAt: Date;
+}
+
+export const routingOf = (c: Pick<ClusterRow, 'routingMode' | 'cpuThreshold' | 'memoryThreshold'>): RoutingSettings => ({
+  mode: c.routingMode === 'distribute' ? 'distribute' : 'primary',
+  cpuThreshold: c.cpuThreshold,
+  memoryThreshold: c.memoryThreshold,
+});
+
+export const toClusterView = (c: ClusterRow & { _count: { members: number } }): ClusterView => ({
   id: c.id,
   name: c.name,
   description: c.description,
   contact: c.contact,
   memberCount: c._count.members,
+  routing: routingOf(c),
   createdAt: c.createdAt.toISOString(),
 });

@@ -26,6 +26,13 @@ export const ConfigSchema = z.object({
   /** Lifetime of a sign-in token, in hours. */
   SESSION_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 365).default(24 * 7),
   ALLOW_SIGNUP: bool.default(false),
+  /** The Redis URL agents are told to use (when they reach Redis by another address than the API). */
+  AGENT_REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  /** Give each member its own Redis ACL user confined to its cluster's keys. */
+  REDIS_AGENT_ACL: bool.default(false),
+  /** Agents' heartbeat period and the presence TTL: a member is offline once its presence is older than the TTL. */
+  HEARTBEAT_MS: z.coerce.number().int().min(50).max(10_000).default(300),
+  PRESENCE_TTL_MS: z.coerce.number().int().min(200).max(60_000).default(1200),
   /** Skip creating and migrating the database at boot (when a release job does it). */
   SKIP_MIGRATIONS: bool.default(false),
 });
