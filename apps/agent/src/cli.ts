@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { VERSION } from '@gateway/domain';
 import { install } from './commands/install';
+import { run } from './commands/run';
 import { CliError } from './errors';
 
 const out = (line: string) => process.stdout.write(line + '\n');
@@ -31,6 +32,12 @@ export function buildProgram() {
     .option('--force', 'replace an existing agent config')
     .addOption(new Option('--json', 'print the result as JSON'))
     .action(async (opts) => install(opts, out));
+
+  program
+    .command('run')
+    .description('Run the agent: publish presence and serve the cluster\'s jobs while routing picks this member. SIGTERM stops it gracefully.')
+    .option('--config <file>', 'the agent config written by install (default: ~/.gateway/agent.json)')
+    .action(async (opts) => run(opts));
 
   return program;
 }

@@ -1,0 +1,20 @@
+import pino from 'pino';
+import { readAgentConfig, resolveConfigPath } from '../agent-config';
+import { Agent } from '../runtime/agent';
+
+/** `gateway run`: the agent process, until SIGTERM or SIGINT. */
+export async function run(opts: { config?: string }) {
+  const config = readAgentConfig(resolveConfigPath(opts.config));
+  const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'agent', clusterId: config.clusterId, memberId: config.memberId } });
+  const agent = new Agent(config, log);
+  await agent.start();
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'stopping: presence withdrawn, finishing active jobs');
+      void agent.stop().then(resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  log.info('stopped');
+}

@@ -1,0 +1,49 @@
+import { NetworkConnection, PasswordCredentials, SqliteConnection, type JobDataSource } from '@gateway/domain';
+import { openFromCluster } from '@gateway/domain/crypto';
+import { MysqlConnector } from './mysql';
+import { PostgresConnector } from './postgres';
+import { SqliteConnector } from './sqlite';
+import { ConnectorError, type Connector } from './types';
+
+export * from './types';
+
+/** Opens the sealed credentials (in memory only) and builds the connector for a data source. */
+export function createConnector(ds: JobDataSource, clusterPrivateKey: string): Connector {
+  if (ds.type === 'sqlite') {
+    const c = SqliteConnection.safeParse(ds.connection);
+    if (!c.success) throw new ConnectorError('bad_request', `data source "${ds.name}" has no valid file path`);
+    return new SqliteConnector(c.data.path);
+  }
+  const connection = NetworkConnection.safeParse(ds.connection);
+  if (!connection.success) throw new ConnectorError('bad_request', `data source "${ds.name}" has no valid host, port and database`);
+  if (!ds.credentials) throw new ConnectorError('credentials', `data source "${ds.name}" has no credentials`);
+  let credentials;
+  try {
+    credentials = PasswordCredentials.parse(JSON.parse(openFromCluster(clusterPrivateKey, ds.credentials)));
+  } catch {
+    throw new ConnectorError('credentials', `the credentials of data source "${ds.name}" cannot be opened with this member's cluster key`);
+  }
+  const settings = { ...connection.data, ...credentials };
+  return ds.type === 'postgres' ? new PostgresConnector(settings) : new MysqlConnector(settings);
+}
+
+/** One connector (and its pool) per data source version; a changed data source gets a fresh one. */
+export class ConnectorCache {
+  private readonly cache = new Map<string, { version: string; connector: Connector }>();
+
+  constructor(private readonly clusterPrivateKey: string) {}
+
+  get(ds: JobDataSource): Connector {
+    const hit = this.cache.get(ds.id);
+    if (hit && hit.version === ds.version) return hit.connector;
+    if (hit) void hit.connector.close().catch(() => undefined);
+    const connector = createConnector(ds, this.clusterPrivateKey);
+    this.cache.set(ds.id, { version: ds.version, connector });
+    return connector;
+  }
+
+  async closeAll() {
+    await Promise.all([...this.cache.values()].map((e) => e.connector.close().catch(() => undefined)));
+    this.cache.clear();
+  }
+}

@@ -1,0 +1,103 @@
+import { createPool, type Pool, type PoolConnection, type FieldPacket } from 'mysql2/promise';
+import { assertReadOnly, ConnectorError, toJsonValue, type Connector, type QueryOptions, type RowSet } from './types';
+
+export interface MysqlSettings {
+  host: string;
+  port: number;
+  database: string;
+  username: string;
+  password: string;
+}
+
+function classify(e: unknown, where: string): ConnectorError {
+  if (e instanceof ConnectorError) return e;
+  const err = e as { code?: string; errno?: number; message?: string };
+  const code = err.code ?? '';
+  if (code === 'ER_STATEMENT_TIMEOUT' || code === 'PROTOCOL_SEQUENCE_TIMEOUT' || err.errno === 1969 || err.errno === 3024) {
+    return new ConnectorError('timeout', 'the query was cancelled after the statement timeout');
+  }
+  if (code === 'ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION') return new ConnectorError('read_only', `the gateway runs read-only queries: ${err.message}`);
+  if (code === 'ER_ACCESS_DENIED_ERROR') return new ConnectorError('credentials', `authentication failed: ${err.message}`);
+  if (['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'ER_BAD_DB_ERROR', 'PROTOCOL_CONNECTION_LOST'].includes(code)) {
+    return new ConnectorError('unreachable', `cannot connect to ${where}: ${err.message || code}`);
+  }
+  return new ConnectorError('query_failed', err.message ?? String(e));
+}
+
+/** MySQL and MariaDB: each query in a READ ONLY transaction with a server-side statement timeout. */
+export class MysqlConnector implements Connector {
+  private readonly pool: Pool;
+  private readonly where: string;
+  private mariadb: boolean | undefined;
+
+  constructor(s: MysqlSettings) {
+    this.where = `${s.host}:${s.port}/${s.database}`;
+    this.pool = createPool({
+      host: s.host,
+      port: s.port,
+      database: s.database,
+      user: s.username,
+      password: s.password,
+      connectionLimit: 8,
+      connectTimeout: 5_000,
+      multipleStatements: false,
+      dateStrings: false,
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+    });
+  }
+
+  private async connection(): Promise<PoolConnection> {
+    try {
+      const c = await this.pool.getConnection();
+      if (this.mariadb === undefined) {
+        const [rows] = await c.query('SELECT VERSION() AS v');
+        this.mariadb = /mariadb/i.test(String((rows as { v: string }[])[0].v));
+      }
+      return c;
+    } catch (e) {
+      throw classify(e, this.where);
+    }
+  }
+
+  async test(timeoutMs: number) {
+    const c = await this.connection();
+    try {
+      await c.query({ sql: 'SELECT 1', timeout: timeoutMs });
+    } catch (e) {
+      throw classify(e, this.where);
+    } finally {
+      c.release();
+    }
+  }
+
+  async query(sql: string, { maxRows, timeoutMs }: QueryOptions): Promise<RowSet> {
+    assertReadOnly(sql);
+    const c = await this.connection();
+    let destroy = false;
+    try {
+      if (this.mariadb) await c.query(`SET SESSION max_statement_time = ${timeoutMs / 1000}`);
+      else await c.query(`SET SESSION max_execution_time = ${Math.floor(timeoutMs)}`);
+      await c.query('START TRANSACTION READ ONLY');
+      // Client-side timeout as a backstop; mysql2 destroys the connection when it fires.
+      const [rows, fields] = (await c.query({ sql, rowsAsArray: true, timeout: timeoutMs + 1_000 })) as [unknown[][], FieldPacket[]];
+      await c.query('ROLLBACK');
+      const list = Array.isArray(rows) ? rows : [];
+      return {
+        columns: (fields ?? []).map((f) => ({ name: f.name, type: String(f.type ?? '') || undefined })),
+        rows: list.slice(0, maxRows).map((r) => r.map(toJsonValue)),
+        truncated: list.length > maxRows,
+      };
+    } catch (e) {
+      destroy = true;
+      throw classify(e, this.where);
+    } finally {
+      if (destroy) c.destroy();
+      else c.release();
+    }
+  }
+
+  async close() {
+    await this.pool.end();
+  }
+}

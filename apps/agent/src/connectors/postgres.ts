@@ -1,0 +1,101 @@
+import { Pool, type PoolClient } from 'pg';
+import { assertReadOnly, ConnectorError, stripTrailingSemicolons, toJsonValue, type Connector, type QueryOptions, type RowSet } from './types';
+
+const TYPE_NAMES: Record<number, string> = {
+  16: 'bool', 17: 'bytea', 20: 'int8', 21: 'int2', 23: 'int4', 25: 'text', 114: 'json', 700: 'float4', 701: 'float8',
+  1042: 'bpchar', 1043: 'varchar', 1082: 'date', 1083: 'time', 1114: 'timestamp', 1184: 'timestamptz', 1700: 'numeric',
+  2950: 'uuid', 3802: 'jsonb',
+};
+
+export interface PostgresSettings {
+  host: string;
+  port: number;
+  database: string;
+  username: string;
+  password: string;
+}
+
+function classify(e: unknown, where: string): ConnectorError {
+  if (e instanceof ConnectorError) return e;
+  const err = e as { code?: string; message?: string };
+  const code = err.code ?? '';
+  if (code === '57014') return new ConnectorError('timeout', `the query was cancelled after the statement timeout`);
+  if (code === '25006') return new ConnectorError('read_only', `the gateway runs read-only queries: ${err.message}`);
+  if (code === '28P01' || code === '28000') return new ConnectorError('credentials', `authentication failed: ${err.message}`);
+  if (['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', '3D000'].includes(code) || /timeout exceeded when trying to connect|Connection terminated/i.test(err.message ?? '')) {
+    return new ConnectorError('unreachable', `cannot connect to ${where}: ${err.message || code}`);
+  }
+  return new ConnectorError('query_failed', err.message ?? String(e));
+}
+
+/** PostgreSQL: each query in a READ ONLY transaction, through a cursor so only maxRows+1 rows are fetched. */
+export class PostgresConnector implements Connector {
+  private readonly pool: Pool;
+  private readonly where: string;
+
+  constructor(s: PostgresSettings) {
+    this.where = `${s.host}:${s.port}/${s.database}`;
+    this.pool = new Pool({
+      host: s.host,
+      port: s.port,
+      database: s.database,
+      user: s.username,
+      password: s.password,
+      max: 8,
+      connectionTimeoutMillis: 5_000,
+      idleTimeoutMillis: 60_000,
+      application_name: 'gateway-agent',
+    });
+    this.pool.on('error', () => undefined); // idle clients dropped by the server; the next checkout reconnects
+  }
+
+  private async client(): Promise<PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (e) {
+      throw classify(e, this.where);
+    }
+  }
+
+  async test(timeoutMs: number) {
+    const c = await this.client();
+    try {
+      await c.query(`SET statement_timeout = ${Math.floor(timeoutMs)}`);
+      await c.query('SELECT 1');
+    } catch (e) {
+      throw classify(e, this.where);
+    } finally {
+      c.release();
+    }
+  }
+
+  async query(sql: string, { maxRows, timeoutMs }: QueryOptions): Promise<RowSet> {
+    assertReadOnly(sql);
+    const c = await this.client();
+    let broken = false;
+    try {
+      await c.query(`BEGIN READ ONLY; SET LOCAL statement_timeout = ${Math.floor(timeoutMs)}`);
+      // The extended protocol accepts a single statement only, so the user's text cannot smuggle a COMMIT.
+      await c.query({ text: `DECLARE gw_cursor NO SCROLL CURSOR FOR ${stripTrailingSemicolons(sql)}`, queryMode: 'extended' } as never);
+      const res = await c.query({ text: `FETCH ${maxRows + 1} FROM gw_cursor`, rowMode: 'array' });
+      await c.query('ROLLBACK');
+      const rows = (res.rows as unknown[][]).slice(0, maxRows).map((r) => r.map(toJsonValue));
+      return {
+        columns: res.fields.map((f) => ({ name: f.name, type: TYPE_NAMES[f.dataTypeID] ?? `oid:${f.dataTypeID}` })),
+        rows,
+        truncated: res.rows.length > maxRows,
+      };
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw classify(e, this.where);
+    } finally {
+      c.release(broken);
+    }
+  }
+
+  async close() {
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,197 @@
+import { Worker, UnrecoverableError, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import {
+  clusterKeys,
+  JOB_SCHEMAS,
+  QUEUES,
+  SealedBox,
+  VERSION,
+  type AgentConfigView,
+  type JobName,
+  type MemberState,
+  type Presence,
+  type QueryJob,
+  type Reply,
+} from '@gateway/domain';
+import { openFromCluster } from '@gateway/domain/crypto';
+import { route, serves } from '@gateway/routing';
+import type { AgentConfig } from '../agent-config';
+import { ConnectorCache, ConnectorError } from '../connectors';
+import { LoadSampler } from './load';
+import { MemberSession } from './member-session';
+
+export interface AgentOptions {
+  concurrency?: number;
+  /** How long SIGTERM waits for active jobs before giving up on them. */
+  drainMs?: number;
+}
+
+/**
+ * The agent process: publishes presence, follows its cluster's config, and consumes the cluster's live
+ * queue only while libs/routing says this member serves.
+ */
+export class Agent {
+  private readonly session: MemberSession;
+  private readonly load = new LoadSampler();
+  private readonly connectors: ConnectorCache;
+  private view!: AgentConfigView;
+  private redis!: Redis;
+  private worker!: Worker;
+  private keys!: ReturnType<typeof clusterKeys>;
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private serving = false;
+  private stopping = false;
+  private activeJobs = 0;
+  private refreshing: Promise<void> | null = null;
+  private beating = false;
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly log: Logger,
+    private readonly options: AgentOptions = {},
+  ) {
+    this.session = new MemberSession(config);
+    this.connectors = new ConnectorCache(config.clusterPrivateKey);
+  }
+
+  get isServing() {
+    return this.serving;
+  }
+
+  async start() {
+    this.view = await this.session.fetchConfig();
+    const r = this.view.redis;
+    const password = r.password ? openFromCluster(this.config.clusterPrivateKey, SealedBox.parse(r.password)) : undefined;
+    this.redis = new Redis(r.url, { username: r.username ?? undefined, password, maxRetriesPerRequest: null, connectionName: `gateway-agent:${this.config.memberId}` });
+    this.redis.on('error', (e) => this.log.warn({ err: e.message }, 'redis connection error'));
+    this.keys = clusterKeys(r.prefix, this.config.clusterId);
+    this.worker = new Worker(QUEUES.live, (job) => this.process(job), {
+      connection: this.redis,
+      prefix: this.keys.bullPrefix,
+      concurrency: this.options.concurrency ?? 16,
+      autorun: false,
+      // Live work is retried by the API on another member; a stalled job is simply failed.
+      maxStalledCount: 0,
+      drainDelay: 1,
+    });
+    this.worker.on('error', (e) => this.log.warn({ err: e.message }, 'worker error'));
+    await this.heartbeat();
+    this.timer = setInterval(() => void this.heartbeat(), this.view.heartbeatMs);
+    this.log.info({ serving: this.serving }, `member ${this.config.memberName} of cluster ${this.config.clusterName} is on duty`);
+  }
+
+  private members(presence: (string | null)[]): MemberState[] {
+    return this.view.members.map((m, i) => {
+      const p = presence[i] ? (JSON.parse(presence[i]!) as Presence) : null;
+      return { id: m.id, name: m.name, primary: m.primary, enabled: m.enabled, joinOrder: m.joinOrder, online: !!p, cpu: p?.cpu ?? 0, memory: p?.memory ?? 0 };
+    });
+  }
+
+  /** Presence out, cluster view in, then decide whether to consume: one round trip to Redis. */
+  private async heartbeat() {
+    if (this.stopping || this.beating) return;
+    this.beating = true;
+    try {
+      const { cpu, memory } = this.load.sample();
+      const presence: Presence = { memberId: this.config.memberId, version: VERSION, cpu, memory, activeJobs: this.activeJobs, at: Date.now() };
+      const results = await this.redis
+        .multi()
+        .set(this.keys.presence(this.config.memberId), JSON.stringify(presence), 'PX', this.view.presenceTtlMs)
+        .get(this.keys.configVersion)
+        .mget(...this.view.members.map((m) => this.keys.presence(m.id)))
+        .exec();
+      if (!results || this.stopping) return;
+      const version = Number(results[1][1] ?? 0);
+      if (version !== this.view.configVersion && !this.refreshing) {
+        this.refreshing = this.refreshConfig().finally(() => (this.refreshing = null));
+      }
+      const decision = route(this.members(results[2][1] as (string | null)[]), this.view.cluster.routing);
+      await this.setServing(serves(decision, this.config.memberId));
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'heartbeat failed');
+    } finally {
+      this.beating = false;
+    }
+  }
+
+  private async refreshConfig() {
+    try {
+      const next = await this.session.fetchConfig();
+      this.view = { ...next, redis: this.view.redis };
+      this.log.info({ configVersion: next.configVersion, routing: next.cluster.routing }, 'picked up a cluster config change');
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'could not fetch the cluster config; keeping the previous one');
+    }
+  }
+
+  private async setServing(serve: boolean) {
+    if (serve === this.serving) return;
+    this.serving = serve;
+    if (serve) {
+      if (!this.running) {
+        this.running = true;
+        void this.worker.run().catch((e) => this.log.error({ err: (e as Error).message }, 'worker stopped'));
+      } else {
+        this.worker.resume();
+      }
+      this.log.info('serving the cluster queue');
+    } else {
+      if (this.running) await this.worker.pause(true);
+      this.log.info('not serving: another member does');
+    }
+  }
+
+  private publish(channel: string, reply: Reply) {
+    void this.redis.publish(channel, JSON.stringify(reply)).catch((e) => this.log.warn({ err: e.message }, 'reply failed'));
+  }
+
+  private async process(job: Job) {
+    const name = job.name as JobName;
+    const schema = JOB_SCHEMAS[name];
+    const parsed = schema?.safeParse(job.data);
+    if (!parsed?.success) throw new UnrecoverableError(`job ${job.id} has no valid ${job.name} payload`);
+    const data = parsed.data;
+    const jobId = job.id!;
+    const memberId = this.config.memberId;
+    this.publish(data.replyChannel, { jobId, kind: 'started', memberId, at: Date.now() });
+    this.activeJobs += 1;
+    const t0 = performance.now();
+    try {
+      const connector = this.connectors.get(data.dataSource);
+      if (name === 'query') {
+        const q = data as QueryJob;
+        const result = await connector.query(q.sql, { maxRows: q.maxRows, timeoutMs: q.timeoutMs });
+        this.publish(data.replyChannel, { jobId, kind: 'result', memberId, executeMs: ms(t0), result });
+      } else {
+        await connector.test(data.timeoutMs);
+        this.publish(data.replyChannel, { jobId, kind: 'result', memberId, executeMs: ms(t0), result: { columns: [], rows: [], truncated: false } });
+      }
+    } catch (e) {
+      const err = e instanceof ConnectorError ? e : new ConnectorError('query_failed', (e as Error).message);
+      this.log.info({ jobId, dataSourceId: data.dataSource.id, code: err.code }, 'job failed at the data source');
+      this.publish(data.replyChannel, { jobId, kind: 'error', memberId, executeMs: ms(t0), code: err.code, message: err.message });
+    } finally {
+      this.activeJobs -= 1;
+    }
+  }
+
+  /** SIGTERM: withdraw presence at once (a peer takes over now), stop taking jobs, finish active ones (bounded). */
+  async stop() {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.redis.del(this.keys.presence(this.config.memberId)).catch(() => undefined);
+    const drain = this.worker.close();
+    const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), this.options.drainMs ?? 10_000).unref());
+    if ((await Promise.race([drain, timeout])) === 'timeout') {
+      this.log.warn({ activeJobs: this.activeJobs }, 'gave up waiting for active jobs');
+      await this.worker.close(true).catch(() => undefined);
+    }
+    await this.connectors.closeAll();
+    this.redis.disconnect();
+  }
+}
+
+const ms = (t0: number) => Math.round((performance.now() - t0) * 100) / 100;
