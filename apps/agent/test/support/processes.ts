@@ -77,6 +77,8 @@ export async function startApiProcess(env: Record<string, string> = {}): Promise
 export async function dropRedisPrefix(prefix: string) {
   const redis = new Redis(REDIS_URL);
   try {
+    const users = (await redis.call('ACL', 'USERS')) as string[];
+    for (const u of users.filter((u) => u.startsWith(`${prefix}-`))) await redis.call('ACL', 'DELUSER', u);
     let cursor = '0';
     do {
       const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
@@ -151,4 +153,97 @@ export async function dumpDatabase(databaseUrl: string): Promise<string> {
   } finally {
     await c.end();
   }
+}
+
+export interface AgentProcess {
+  child: ChildProcess;
+  output: () => string;
+  kill(signal: NodeJS.Signals): Promise<void>;
+}
+
+/** `gateway run --config <file>` as a child process, resolved once it is on duty. */
+export async function startAgent(config: string, env: Record<string, string> = {}): Promise<AgentProcess> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'tools/gateway.js'), 'run', '--config', config], {
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the agent did not start in 30 s:\n${out}`)), 30_000);
+    const onData = () => {
+      if (out.includes('is on duty')) {
+        clearTimeout(timer);
+        child.stdout!.off('data', onData);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the agent exited with ${code}:\n${out}`));
+    });
+  });
+  return {
+    child,
+    output: () => out,
+    kill: async (signal) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** Installs a member with the CLI and returns its config path and ids. */
+export async function installMember(api: ApiProcess, token: string, args: { name?: string; join?: string; member: string; recoveryKey: string }) {
+  const config = path.join(tempDir(`member-${args.member}-`), 'agent.json');
+  const mode = args.name ? ['--name', args.name] : ['--join', args.join!];
+  const r = await gateway(['install', '--api', api.url, '--token', token, ...mode, '--recovery-key', args.recoveryKey, '--member-name', args.member, '--config', config, '--json']);
+  if (r.status !== 0) throw new Error(`install failed: ${r.stderr}`);
+  const out = JSON.parse(r.stdout) as { clusterId: string; memberId: string };
+  return { config, ...out };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until the check passes or the time is up (then rethrows its last failure). */
+export async function eventually<T>(check: () => Promise<T>, timeoutMs = 5_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await sleep(everyMs);
+    }
+  }
+}
+
+/** Every key under a prefix with its value(s), as text, for secret scans. */
+export async function dumpRedis(prefix: string): Promise<string> {
+  const redis = new Redis(REDIS_URL);
+  const parts: string[] = [];
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      for (const key of keys) {
+        const type = await redis.type(key);
+        parts.push(key);
+        if (type === 'string') parts.push((await redis.get(key)) ?? '');
+        else if (type === 'hash') parts.push(JSON.stringify(await redis.hgetall(key)));
+        else if (type === 'list') parts.push(JSON.stringify(await redis.lrange(key, 0, -1)));
+        else if (type === 'set') parts.push(JSON.stringify(await redis.smembers(key)));
+        else if (type === 'zset') parts.push(JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES')));
+        else if (type === 'stream') parts.push(JSON.stringify(await redis.xrange(key, '-', '+')));
+      }
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  return parts.join('\n');
 }

@@ -1,0 +1,222 @@
+import { Redis } from 'ioredis';
+import { clusterKeys } from '@gateway/domain';
+import {
+  dumpDatabase,
+  dumpRedis,
+  eventually,
+  firstAdminToken,
+  installMember,
+  json,
+  REDIS_URL,
+  sleep,
+  startAgent,
+  startApiProcess,
+  type AgentProcess,
+  type ApiProcess,
+} from './support/processes';
+import { createSampleSources } from './support/sources';
+
+/** Real API, real agent processes, real PostgreSQL, MariaDB and Redis. */
+const RECOVERY_KEY = 'cluster-test-recovery-key';
+const PASSWORD = `pw-${Date.now().toString(36)}-unique-secret`;
+let api: ApiProcess;
+let token: string;
+let sources: Awaited<ReturnType<typeof createSampleSources>>;
+let clusterId: string;
+const members: Record<'a' | 'b' | 'c', { config: string; memberId: string }> = {} as never;
+const agents: Partial<Record<'a' | 'b' | 'c', AgentProcess>> = {};
+const ds: Record<'pg' | 'mysql' | 'sqlite' | 'refused', string> = {} as never;
+
+type QueryReply = { columns: { name: string }[]; rows: unknown[][]; truncated: boolean; servedBy: { memberId: string; memberName: string; reason: string }; timings: { attempts: number } };
+
+const query = (id: string, body: Record<string, unknown>) => json<QueryReply & { message?: string; field?: string }>(`${api.url}/api/datasources/${id}/query`, 'POST', body, token);
+const patch = (path: string, body: unknown) => json(`${api.url}/api${path}`, 'PATCH', body, token);
+
+beforeAll(async () => {
+  [api, sources] = await Promise.all([startApiProcess({ HEARTBEAT_MS: '200', PRESENCE_TTL_MS: '800' }), createSampleSources()]);
+  token = await firstAdminToken(api);
+  const a = await installMember(api, token, { name: 'Warehouse', member: 'a', recoveryKey: RECOVERY_KEY });
+  clusterId = a.clusterId;
+  members.a = a;
+  members.b = await installMember(api, token, { join: 'Warehouse', member: 'b', recoveryKey: RECOVERY_KEY });
+  members.c = await installMember(api, token, { join: 'Warehouse', member: 'c', recoveryKey: RECOVERY_KEY });
+  [agents.a, agents.b] = await Promise.all([startAgent(members.a.config), startAgent(members.b.config)]);
+  const create = async (body: Record<string, unknown>) => {
+    const r = await json<{ id: string }>(`${api.url}/api/clusters/${clusterId}/datasources`, 'POST', body, token);
+    if (r.status !== 201) throw new Error(JSON.stringify(r.body));
+    return r.body.id;
+  };
+  ds.pg = await create({ name: 'pg', type: 'postgres', connection: { host: sources.postgres.host, port: sources.postgres.port, database: sources.postgres.database }, credentials: { username: 'postgres', password: PASSWORD } });
+  ds.mysql = await create({ name: 'maria', type: 'mysql', connection: { host: sources.mysql.host, port: sources.mysql.port, database: sources.mysql.database }, credentials: { username: 'root', password: '' } });
+  ds.sqlite = await create({ name: 'file', type: 'sqlite', connection: { path: sources.sqlitePath } });
+  ds.refused = await create({ name: 'down', type: 'postgres', connection: { host: '127.0.0.1', port: 1, database: 'x' }, credentials: { username: 'u', password: 'p' } });
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all(Object.values(agents).map((a) => a?.kill('SIGKILL')));
+  await api?.stop();
+  await sources?.drop();
+}, 60_000);
+
+describe('live queries on every engine', () => {
+  it.each([
+    ['PostgreSQL', 'pg'],
+    ['MariaDB', 'mysql'],
+    ['SQLite', 'sqlite'],
+  ] as const)('runs a query on %s through the primary', async (_engine, key) => {
+    const r = await query(ds[key], { sql: 'SELECT id, name FROM items WHERE id <= 3 ORDER BY id' });
+    expect(r.status).toBe(200);
+    expect(r.body.columns.map((c) => c.name)).toEqual(['id', 'name']);
+    expect(r.body.rows).toEqual([[1, 'item 1'], [2, 'item 2'], [3, 'item 3']]);
+    expect(r.body.truncated).toBe(false);
+    expect(r.body.servedBy).toEqual({ memberId: members.a.memberId, memberName: 'a', reason: 'primary' });
+  });
+
+  it('tests a connection through the cluster', async () => {
+    const r = await json<{ ok: boolean; servedBy: { memberName: string } }>(`${api.url}/api/datasources/${ds.pg}/test`, 'POST', undefined, token);
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ ok: true, servedBy: { memberName: 'a' } });
+  });
+});
+
+describe('bad queries get clear answers', () => {
+  it('passes back the data source error for invalid SQL', async () => {
+    const r = await query(ds.pg, { sql: 'SELECT * FROM no_such_table' });
+    expect(r.status).toBe(422);
+    expect(r.body).toMatchObject({ field: 'sql', message: expect.stringContaining('relation "no_such_table" does not exist') });
+  });
+
+  it.each(['pg', 'mysql', 'sqlite'] as const)('refuses a write statement on %s', async (key) => {
+    const r = await query(ds[key], { sql: 'DELETE FROM items' });
+    expect(r.status).toBe(422);
+    expect(r.body.message).toMatch(/read-only/);
+    expect((await query(ds[key], { sql: 'SELECT count(*) FROM items' })).body.rows[0].map(Number)).toEqual([100]);
+  });
+
+  it('refuses a write hidden behind a CTE or a second statement', async () => {
+    const cte = await query(ds.pg, { sql: 'WITH gone AS (DELETE FROM items RETURNING id) SELECT count(*) FROM gone' });
+    expect(cte.status).toBe(422);
+    const smuggled = await query(ds.pg, { sql: 'SELECT 1; COMMIT; DELETE FROM items' });
+    expect(smuggled.status).toBe(422);
+    expect((await query(ds.pg, { sql: 'SELECT count(*) FROM items' })).body.rows[0].map(Number)).toEqual([100]);
+  });
+
+  it.each(['pg', 'mysql', 'sqlite'] as const)('truncates an oversized result on %s', async (key) => {
+    const r = await query(ds[key], { sql: 'SELECT id FROM items ORDER BY id', maxRows: 10 });
+    expect(r.status).toBe(200);
+    expect(r.body.rows).toHaveLength(10);
+    expect(r.body.truncated).toBe(true);
+  });
+
+  it('answers 404 for an unknown data source', async () => {
+    const r = await query('00000000-0000-4000-8000-000000000000', { sql: 'SELECT 1' });
+    expect(r.status).toBe(404);
+    expect(r.body.field).toBe('id');
+  });
+
+  it.each([
+    ['pg', 'SELECT pg_sleep(3)'],
+    ['mysql', 'SELECT SLEEP(3)'],
+  ] as const)('stops a query on %s at its timeout with a clear error', async (key, sql) => {
+    const started = Date.now();
+    const r = await query(ds[key], { sql, timeoutMs: 500 });
+    expect(Date.now() - started).toBeLessThan(2_500);
+    expect(r.status).toBe(408);
+    expect(r.body.message).toMatch(/statement timeout/);
+  });
+
+  it('names the data source whose host refuses connections', async () => {
+    const r = await query(ds.refused, { sql: 'SELECT 1' });
+    expect(r.status).toBe(502);
+    expect(r.body.message).toMatch(/^data source "down": cannot connect to 127\.0\.0\.1:1\/x/);
+  });
+});
+
+describe('routing to the primary, failover, and no member', () => {
+  it('routes to the other member while the primary is disabled, and back', async () => {
+    expect((await patch(`/members/${members.a.memberId}`, { enabled: false })).status).toBe(200);
+    const served = await eventually(async () => {
+      const r = await query(ds.pg, { sql: 'SELECT 1' });
+      expect(r.body.servedBy.memberName).toBe('b');
+      return r.body.servedBy;
+    });
+    expect(served.reason).toContain('primary a is disabled');
+    expect((await patch(`/members/${members.a.memberId}`, { enabled: true })).status).toBe(200);
+    await eventually(async () => expect((await query(ds.pg, { sql: 'SELECT 1' })).body.servedBy.memberName).toBe('a'));
+  }, 30_000);
+
+  it('keeps answering when the serving member is SIGKILLed', async () => {
+    const results: { status: number; member?: string }[] = [];
+    let stop = false;
+    const client = (async () => {
+      while (!stop) {
+        const r = await query(ds.pg, { sql: 'SELECT pg_sleep(0.02), 1' });
+        results.push({ status: r.status, member: r.body.servedBy?.memberName });
+        await sleep(20);
+      }
+    })();
+    await sleep(500);
+    await agents.a!.kill('SIGKILL');
+    await eventually(async () => expect(results.at(-1)?.member).toBe('b'), 10_000);
+    await sleep(500);
+    stop = true;
+    await client;
+    expect(results.filter((r) => r.status !== 200)).toEqual([]);
+    expect(results.some((r) => r.member === 'a')).toBe(true);
+    expect(results.at(-1)!.member).toBe('b');
+  }, 30_000);
+
+  it('withdraws presence at once on SIGTERM, and answers 503 within 1 s when no member is online', async () => {
+    const redis = new Redis(REDIS_URL);
+    try {
+      const key = clusterKeys(api.redisPrefix, clusterId).presence(members.b.memberId);
+      expect(await redis.exists(key)).toBe(1);
+      await agents.b!.kill('SIGTERM');
+      expect(await redis.exists(key)).toBe(0);
+    } finally {
+      redis.disconnect();
+    }
+    expect(agents.b!.output()).toContain('presence withdrawn');
+    const started = Date.now();
+    const r = await query(ds.pg, { sql: 'SELECT 1' });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(r.status).toBe(503);
+    expect(r.body.message).toMatch(/no member of cluster "Warehouse" can serve this now: no member of the cluster is online/);
+  }, 30_000);
+});
+
+describe('distribute mode', () => {
+  it('spreads 300 queries over all three members', async () => {
+    [agents.a, agents.b, agents.c] = await Promise.all([startAgent(members.a.config), startAgent(members.b.config), startAgent(members.c.config)]);
+    expect((await patch(`/clusters/${clusterId}`, { routing: { mode: 'distribute' } })).status).toBe(200);
+    const counts: Record<string, number> = {};
+    await eventually(async () => {
+      const seen = new Set<string>();
+      for (let i = 0; i < 30; i++) seen.add((await query(ds.pg, { sql: 'SELECT 1' })).body.servedBy.memberName);
+      expect(seen.size).toBe(3);
+    }, 10_000, 0);
+    for (let i = 0; i < 300; i++) {
+      const r = await query(ds.pg, { sql: 'SELECT 1' });
+      expect(r.status).toBe(200);
+      expect(r.body.servedBy.reason).toMatch(/^distribute/);
+      counts[r.body.servedBy.memberName] = (counts[r.body.servedBy.memberName] ?? 0) + 1;
+    }
+    expect(Object.keys(counts).sort()).toEqual(['a', 'b', 'c']);
+    for (const n of Object.values(counts)) expect(n).toBeGreaterThanOrEqual(60);
+  }, 120_000);
+});
+
+describe('credential secrecy', () => {
+  it('keeps the data source password out of the database, the logs and Redis', async () => {
+    expect((await query(ds.pg, { sql: 'SELECT 1' })).status).toBe(200);
+    const read = await json(`${api.url}/api/datasources/${ds.pg}`, 'GET', undefined, token);
+    expect(JSON.stringify(read.body)).not.toContain(PASSWORD);
+    expect(read.body).toMatchObject({ hasCredentials: true });
+    expect(await dumpDatabase(api.databaseUrl)).not.toContain(PASSWORD);
+    expect(api.output()).not.toContain(PASSWORD);
+    for (const a of Object.values(agents)) expect(a!.output()).not.toContain(PASSWORD);
+    const redis = await dumpRedis(api.redisPrefix);
+    expect(redis.length).toBeGreaterThan(0);
+    expect(redis).not.toContain(PASSWORD);
+  });
+});
