@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Base64, Id, Name, PemPublicKey } from './common';
-import { KeyEnvelope } from './crypto/envelopes';
+import { KeyEnvelope, SealedBox } from './crypto/envelopes';
 import { RoutingSettings } from './routing';
 
 export const MIN_RECOVERY_KEY_LENGTH = 8;
@@ -97,7 +97,7 @@ export const AgentConfigView = z.object({
   cluster: z.object({ id: z.string(), name: z.string(), routing: z.object({ mode: z.enum(['primary', 'distribute']), cpuThreshold: z.number(), memoryThreshold: z.number() }) }),
   members: z.array(z.object({ id: z.string(), name: z.string(), primary: z.boolean(), enabled: z.boolean(), joinOrder: z.number() })),
   configVersion: z.number(),
-  redis: z.object({ url: z.string(), prefix: z.string(), username: z.string().nullable(), password: z.unknown().nullable() }),
+  redis: z.object({ url: z.string(), prefix: z.string() }),
   heartbeatMs: z.number(),
   presenceTtlMs: z.number(),
 });
@@ -112,3 +112,6 @@ export const UpdateClusterRequest = z
   })
   .strict();
 export type UpdateClusterRequest = z.infer<typeof UpdateClusterRequest>;
+
+export const AgentRedisCredentials = z.object({ username: z.string().nullable(), password: SealedBox.nullable() });
+export type AgentRedisCredentials = z.infer<typeof AgentRedisCredentials>;

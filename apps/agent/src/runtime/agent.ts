@@ -5,7 +5,6 @@ import {
   clusterKeys,
   JOB_SCHEMAS,
   QUEUES,
-  SealedBox,
   VERSION,
   type AgentConfigView,
   type JobName,
@@ -63,8 +62,9 @@ export class Agent {
   async start() {
     this.view = await this.session.fetchConfig();
     const r = this.view.redis;
-    const password = r.password ? openFromCluster(this.config.clusterPrivateKey, SealedBox.parse(r.password)) : undefined;
-    this.redis = new Redis(r.url, { username: r.username ?? undefined, password, maxRetriesPerRequest: null, connectionName: `gateway-agent:${this.config.memberId}` });
+    const creds = await this.session.redisCredentials();
+    const password = creds.password ? openFromCluster(this.config.clusterPrivateKey, creds.password) : undefined;
+    this.redis = new Redis(r.url, { username: creds.username ?? undefined, password, maxRetriesPerRequest: null, connectionName: `gateway-agent:${this.config.memberId}` });
     this.redis.on('error', (e) => this.log.warn({ err: e.message }, 'redis connection error'));
     this.keys = clusterKeys(r.prefix, this.config.clusterId);
     this.worker = new Worker(QUEUES.live, (job) => this.process(job), {
@@ -119,7 +119,7 @@ export class Agent {
   private async refreshConfig() {
     try {
       const next = await this.session.fetchConfig();
-      this.view = { ...next, redis: this.view.redis };
+      this.view = next;
       this.log.info({ configVersion: next.configVersion, routing: next.cluster.routing }, 'picked up a cluster config change');
     } catch (e) {
       this.log.warn({ err: (e as Error).message }, 'could not fetch the cluster config; keeping the previous one');

@@ -1,4 +1,4 @@
-import { AgentChallenge, AgentConfigView, AgentToken, memberAuthMessage } from '@gateway/domain';
+import { AgentChallenge, AgentConfigView, AgentRedisCredentials, AgentToken, memberAuthMessage } from '@gateway/domain';
 import { signMessage } from '@gateway/domain/crypto';
 import { ApiClient, ApiError } from '../api-client';
 import type { AgentConfig } from '../agent-config';
@@ -27,6 +27,10 @@ export class MemberSession {
     const token = AgentToken.parse(await this.api.request('POST', '/api/agents/token', { challengeId: challenge.challengeId, signature }));
     this.api.setToken(token.token);
     this.expiresAt = Date.parse(token.expiresAt);
+  }
+
+  async redisCredentials(): Promise<AgentRedisCredentials> {
+    return AgentRedisCredentials.parse(await this.request('POST', '/api/agents/redis-credentials'));
   }
 
   private async request<T>(method: string, path: string): Promise<T> {

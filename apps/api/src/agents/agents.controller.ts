@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Post } from '@nestjs/common';
 import { z } from 'zod';
-import { AgentChallenge, AgentChallengeRequest, AgentConfigView, AgentSelf, AgentToken, AgentTokenRequest } from '@gateway/domain';
+import { AgentChallenge, AgentChallengeRequest, AgentConfigView, AgentRedisCredentials, AgentSelf, AgentToken, AgentTokenRequest } from '@gateway/domain';
 import { sealForCluster } from '@gateway/domain/crypto';
 import { Inject } from '@nestjs/common';
 import { CONFIG, type Config } from '../config/config';
@@ -42,21 +42,25 @@ export class AgentsController {
     if (!member) throw notFound('this member no longer exists');
     const cluster = member.cluster;
     const configVersion = await this.state.configVersion(cluster.id);
-    const creds = this.acl.enabled ? await this.acl.issue(cluster.id, member.id) : null;
     return {
       member: toMemberView(member),
       cluster: { id: cluster.id, name: cluster.name, routing: routingOf(cluster) },
       members: cluster.members.map((m) => ({ id: m.id, name: m.name, primary: m.isPrimary, enabled: m.enabled, joinOrder: m.joinOrder })),
       configVersion,
-      redis: {
-        url: this.settings.AGENT_REDIS_URL ?? this.settings.REDIS_URL,
-        prefix: this.settings.REDIS_PREFIX,
-        username: creds?.username ?? null,
-        password: creds ? sealForCluster(cluster.publicKey, creds.password) : null,
-      },
+      redis: { url: this.settings.AGENT_REDIS_URL ?? this.settings.REDIS_URL, prefix: this.settings.REDIS_PREFIX },
       heartbeatMs: this.settings.HEARTBEAT_MS,
       presenceTtlMs: this.settings.PRESENCE_TTL_MS,
     };
+  }
+
+  @Post('redis-credentials')
+  @Endpoint({ tag: 'agents', summary: 'Fresh Redis credentials for the member (null when REDIS_AGENT_ACL is off); the password is sealed to the cluster key', auth: 'member', response: AgentRedisCredentials, status: 201, errors: [404] })
+  async redisCredentials(@CurrentMember() who: AuthMember) {
+    if (!this.acl.enabled) return { username: null, password: null };
+    const member = await this.prisma.member.findUnique({ where: { id: who.id }, include: { cluster: true } });
+    if (!member) throw notFound('this member no longer exists');
+    const creds = await this.acl.issue(member.clusterId, member.id);
+    return { username: creds.username, password: sealForCluster(member.cluster.publicKey, creds.password) };
   }
 
   @Get('me')
