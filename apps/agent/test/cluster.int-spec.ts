@@ -72,6 +72,12 @@ describe('live queries on every engine', () => {
     expect(r.body.servedBy).toEqual({ memberId: members.a.memberId, memberName: 'a', reason: 'primary' });
   });
 
+  it('answers a ping through the whole path from the primary', async () => {
+    const r = await json<{ servedBy: { memberName: string; reason: string }; timings: { attempts: number } }>(`${api.url}/api/clusters/${clusterId}/ping`, 'POST', undefined, token);
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ servedBy: { memberName: 'a', reason: 'primary' }, timings: { attempts: 1 } });
+  });
+
   it('tests a connection through the cluster', async () => {
     const r = await json<{ ok: boolean; servedBy: { memberName: string } }>(`${api.url}/api/datasources/${ds.pg}/test`, 'POST', undefined, token);
     expect(r.status).toBe(200);

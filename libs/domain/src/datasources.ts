@@ -73,3 +73,9 @@ export const ConnectionTestResult = z.object({
   servedBy: ServedBy,
   timings: z.object({ totalMs: z.number(), executeMs: z.number(), attempts: z.number().int() }),
 });
+
+export const PingResult = z.object({
+  servedBy: ServedBy,
+  timings: z.object({ totalMs: z.number(), queueMs: z.number(), attempts: z.number().int() }),
+});
+export type PingResult = z.infer<typeof PingResult>;

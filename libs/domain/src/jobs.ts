@@ -47,13 +47,18 @@ export type QueryJob = z.infer<typeof QueryJob>;
 export const TestConnectionJob = QueryJob.omit({ sql: true, maxRows: true });
 export type TestConnectionJob = z.infer<typeof TestConnectionJob>;
 
+/** A no-op the serving member answers at once: proves the cluster's whole path works (and measures it). */
+export const PingJob = QueryJob.pick({ requestId: true, attempt: true, timeoutMs: true, replyChannel: true, enqueuedAt: true });
+export type PingJob = z.infer<typeof PingJob>;
+
 /** Job payloads keyed by job name: producer and worker compile against one contract. */
 export interface JobPayloads {
   query: QueryJob;
   'test-connection': TestConnectionJob;
+  ping: PingJob;
 }
 export type JobName = keyof JobPayloads;
-export const JOB_SCHEMAS: { [K in JobName]: z.ZodType<JobPayloads[K]> } = { query: QueryJob, 'test-connection': TestConnectionJob };
+export const JOB_SCHEMAS: { [K in JobName]: z.ZodType<JobPayloads[K]> } = { query: QueryJob, 'test-connection': TestConnectionJob, ping: PingJob };
 
 /** Messages an agent publishes on a job's reply channel. */
 export type Reply =

@@ -11,6 +11,7 @@ import {
   type MemberState,
   type Presence,
   type QueryJob,
+  type TestConnectionJob,
   type Reply,
 } from '@gateway/domain';
 import { openFromCluster } from '@gateway/domain/crypto';
@@ -159,7 +160,12 @@ export class Agent {
     this.activeJobs += 1;
     const t0 = performance.now();
     try {
-      const connector = this.connectors.get(data.dataSource);
+      if (name === 'ping') {
+        this.publish(data.replyChannel, { jobId, kind: 'result', memberId, executeMs: ms(t0), result: { columns: [], rows: [], truncated: false } });
+        return;
+      }
+      const { dataSource } = data as TestConnectionJob;
+      const connector = this.connectors.get(dataSource);
       if (name === 'query') {
         const q = data as QueryJob;
         const result = await connector.query(q.sql, { maxRows: q.maxRows, timeoutMs: q.timeoutMs });
@@ -170,7 +176,7 @@ export class Agent {
       }
     } catch (e) {
       const err = e instanceof ConnectorError ? e : new ConnectorError('query_failed', (e as Error).message);
-      this.log.info({ jobId, dataSourceId: data.dataSource.id, code: err.code }, 'job failed at the data source');
+      this.log.info({ jobId, dataSourceId: (data as TestConnectionJob).dataSource?.id, code: err.code }, 'job failed at the data source');
       this.publish(data.replyChannel, { jobId, kind: 'error', memberId, executeMs: ms(t0), code: err.code, message: err.message });
     } finally {
       this.activeJobs -= 1;

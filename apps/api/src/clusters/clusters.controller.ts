@@ -9,8 +9,10 @@ import {
   JoinCompleteRequest,
   JoinStartRequest,
   MemberView,
+  PingResult,
   UpdateClusterRequest,
 } from '@gateway/domain';
+import { QueryService } from '../queries/query.service';
 import type { AuthUser } from '../auth/auth.service';
 import { CurrentUser } from '../http/auth.guard';
 import { Endpoint } from '../http/endpoint';
@@ -20,7 +22,10 @@ const RefParams = z.object({ id: ClusterRef }).strict();
 
 @Controller('clusters')
 export class ClustersController {
-  constructor(private readonly clusters: ClustersService) {}
+  constructor(
+    private readonly clusters: ClustersService,
+    private readonly queries: QueryService,
+  ) {}
 
   @Post()
   @Endpoint({ tag: 'clusters', summary: 'Create a cluster with the installing host as its primary (used by `gateway install`)', auth: 'user', body: CreateClusterRequest, response: Installed, status: 201, errors: [409] })
@@ -56,6 +61,14 @@ export class ClustersController {
   @Endpoint({ tag: 'clusters', summary: 'Change a cluster: name, description, contact, routing (mode and CPU/memory thresholds)', auth: 'user', params: RefParams, body: UpdateClusterRequest, response: ClusterView, errors: [404, 409] })
   update(@CurrentUser() user: AuthUser, @Param('id') id: string, @Body() body: UpdateClusterRequest) {
     return this.clusters.update(user, id, body);
+  }
+
+  @Post(':id/ping')
+  @Endpoint({ tag: 'clusters', summary: 'Send a no-op through the cluster: who serves it, and how long the whole path takes', auth: 'user', params: RefParams, response: PingResult, errors: [404, 503, 504] })
+  async ping(@CurrentUser() user: AuthUser, @Param('id') id: string) {
+    const cluster = await this.clusters.resolve(user, id, 'id');
+    const members = await this.clusters.memberRows(cluster.id);
+    return this.queries.ping({ ...cluster, members });
   }
 
   @Get(':id/members')

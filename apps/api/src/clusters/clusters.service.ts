@@ -145,6 +145,10 @@ export class ClustersService {
     return toClusterView({ ...cluster, _count: { members: count } });
   }
 
+  memberRows(clusterId: string) {
+    return this.prisma.member.findMany({ where: { clusterId }, orderBy: { joinOrder: 'asc' } });
+  }
+
   async members(user: AuthUser, ref: string) {
     const cluster = await this.resolve(user, ref, 'id');
     const members = await this.prisma.member.findMany({ where: { clusterId: cluster.id }, orderBy: { joinOrder: 'asc' } });

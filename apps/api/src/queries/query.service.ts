@@ -24,7 +24,7 @@ const WATCH_MS = 100;
 const GRACE_MS = 5_000;
 const CONNECTION_TEST_TIMEOUT_MS = 10_000;
 
-type Cluster = { id: string; name: string; routingMode: string; cpuThreshold: number; memoryThreshold: number; members: MemberRow[] };
+export type Cluster = { id: string; name: string; routingMode: string; cpuThreshold: number; memoryThreshold: number; members: MemberRow[] };
 type Outcome = { kind: 'done'; reply: Extract<Reply, { kind: 'result' | 'error' }>; queueMs: number } | { kind: 'member-died'; memberId: string };
 
 const ERROR_STATUS: Record<Extract<Reply, { kind: 'error' }>['code'], number> = {
@@ -55,7 +55,11 @@ export class QueryService {
   async query(user: AuthUser, dataSourceId: string, req: QueryRequest): Promise<QueryResult> {
     const ds = await this.dataSources.find(user, dataSourceId);
     const timeoutMs = req.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
-    const { reply, decision, attempts, totalMs, queueMs } = await this.dispatch(ds.cluster, 'query', this.jobDataSource(ds), timeoutMs, { sql: req.sql, maxRows: req.maxRows ?? DEFAULT_MAX_ROWS });
+    const { reply, decision, attempts, totalMs, queueMs } = await this.dispatch(ds.cluster, 'query', timeoutMs, {
+      dataSource: this.jobDataSource(ds),
+      sql: req.sql,
+      maxRows: req.maxRows ?? DEFAULT_MAX_ROWS,
+    });
     return {
       ...reply.result,
       servedBy: this.servedBy(ds.cluster, decision, reply.memberId),
@@ -65,8 +69,14 @@ export class QueryService {
 
   async testConnection(user: AuthUser, dataSourceId: string) {
     const ds = await this.dataSources.find(user, dataSourceId);
-    const { reply, decision, attempts, totalMs } = await this.dispatch(ds.cluster, 'test-connection', this.jobDataSource(ds), CONNECTION_TEST_TIMEOUT_MS, {});
+    const { reply, decision, attempts, totalMs } = await this.dispatch(ds.cluster, 'test-connection', CONNECTION_TEST_TIMEOUT_MS, { dataSource: this.jobDataSource(ds) });
     return { ok: true as const, servedBy: this.servedBy(ds.cluster, decision, reply.memberId), timings: { totalMs, executeMs: reply.executeMs, attempts } };
+  }
+
+  /** A no-op through the whole path: API, queue, the serving member, the reply bus. */
+  async ping(cluster: Cluster) {
+    const { reply, decision, attempts, totalMs, queueMs } = await this.dispatch(cluster, 'ping', CONNECTION_TEST_TIMEOUT_MS, {});
+    return { servedBy: this.servedBy(cluster, decision, reply.memberId), timings: { totalMs, queueMs, attempts } };
   }
 
   private jobDataSource(ds: { id: string; name: string; type: string; connection: unknown; credentials: unknown; updatedAt: Date }): JobDataSource {
@@ -86,7 +96,7 @@ export class QueryService {
     return { memberId, memberName: member?.name ?? memberId, reason: server?.reason ?? 'took the job from the cluster queue as routing changed' };
   }
 
-  private async dispatch(cluster: Cluster, name: JobName, dataSource: JobDataSource, timeoutMs: number, extra: { sql?: string; maxRows?: number }) {
+  private async dispatch(cluster: Cluster, name: JobName, timeoutMs: number, extra: { dataSource?: JobDataSource; sql?: string; maxRows?: number }) {
     const requestId = randomUUID();
     const started = performance.now();
     const excluded = new Set<string>();
@@ -99,7 +109,6 @@ export class QueryService {
       const data = {
         requestId,
         attempt,
-        dataSource,
         timeoutMs,
         replyChannel: this.state.keys(cluster.id).replyChannel(this.bus.instanceId),
         enqueuedAt: Date.now(),
@@ -114,7 +123,7 @@ export class QueryService {
       const reply = outcome.reply;
       if (reply.kind === 'error') {
         const field = reply.code === 'query_failed' || reply.code === 'read_only' ? 'sql' : undefined;
-        const prefix = reply.code === 'unreachable' || reply.code === 'credentials' ? `data source "${dataSource.name}": ` : '';
+        const prefix = extra.dataSource && (reply.code === 'unreachable' || reply.code === 'credentials') ? `data source "${extra.dataSource.name}": ` : '';
         throw new ApiError(ERROR_STATUS[reply.code], prefix + reply.message, field);
       }
       return { reply, decision, attempts: attempt, queueMs: outcome.queueMs, totalMs: Math.round((performance.now() - started) * 100) / 100 };

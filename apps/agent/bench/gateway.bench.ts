@@ -1,0 +1,172 @@
+/**
+ * Benchmarks of the live path (issue figures), all measured in one run on this machine, each against a
+ * baseline measured in the same run:
+ *   1. added latency of SELECT 1 through the gateway over a direct pg connection (p50, p99);
+ *   2. dispatch throughput of no-op jobs through the full path vs raw BullMQ (Queue.add -> Worker);
+ *   3. failover: a client querying every 50 ms while the primary is SIGKILLed.
+ * Usage: npm run bench [-- --calls 2000 --seconds 10 --concurrency 16]
+ */
+import { randomUUID } from 'node:crypto';
+import { Agent as HttpAgent, request } from 'node:http';
+import { Queue, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { Client } from 'pg';
+import { firstAdminToken, installMember, REDIS_URL, sleep, startAgent, startApiProcess, dropRedisPrefix, type AgentProcess } from '../test/support/processes';
+import { createSampleSources } from '../test/support/sources';
+
+const arg = (args: string[], name: string, fallback: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const fmt = (n: number) => n.toFixed(2);
+
+const keepAlive = new HttpAgent({ keepAlive: true, maxSockets: 64 });
+
+/** A minimal JSON POST over a keep-alive agent (fetch's pool adds its own overhead to what we measure). */
+function post(url: string, token: string, body?: unknown): Promise<{ status: number; body: string }> {
+  const data = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', agent: keepAlive, headers: { authorization: `Bearer ${token}`, ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    if (data) req.write(data);
+    req.end();
+  });
+}
+
+async function closedLoop(concurrency: number, seconds: number, op: () => Promise<void>) {
+  const end = Date.now() + seconds * 1000;
+  let done = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < end) {
+        await op();
+        done += 1;
+      }
+    }),
+  );
+  return done / ((performance.now() - started) / 1000);
+}
+
+export async function main(args: string[]) {
+  const calls = arg(args, 'calls', 2000);
+  const seconds = arg(args, 'seconds', 10);
+  const concurrency = arg(args, 'concurrency', 16);
+  const quiet = { LOG_LEVEL: 'warn' };
+  console.log(`bench: ${calls} latency calls, ${seconds} s throughput runs at concurrency ${concurrency}`);
+
+  const [api, sources] = await Promise.all([startApiProcess(quiet), createSampleSources()]);
+  const agents: AgentProcess[] = [];
+  try {
+    const token = await firstAdminToken(api);
+    const a = await installMember(api, token, { name: 'bench', member: 'a', recoveryKey: 'bench-recovery-key' });
+    const b = await installMember(api, token, { join: 'bench', member: 'b', recoveryKey: 'bench-recovery-key' });
+    agents.push(await startAgent(a.config), await startAgent(b.config));
+    const ds = await post(`${api.url}/api/clusters/${a.clusterId}/datasources`, token, {
+      name: 'pg',
+      type: 'postgres',
+      connection: { host: sources.postgres.host, port: sources.postgres.port, database: sources.postgres.database },
+      credentials: { username: 'postgres', password: '' },
+    });
+    const dsId = JSON.parse(ds.body).id as string;
+    const queryUrl = `${api.url}/api/datasources/${dsId}/query`;
+
+    // 1. Latency: direct pg vs through the gateway, interleaved in blocks so both see the same machine noise.
+    const direct = new Client({ host: sources.postgres.host, port: sources.postgres.port, database: sources.postgres.database, user: 'postgres' });
+    await direct.connect();
+    const directMs: number[] = [];
+    const gatewayMs: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      await direct.query('SELECT 1');
+      await post(queryUrl, token, { sql: 'SELECT 1' });
+    }
+    for (let block = 0; block < calls / 100; block++) {
+      for (let i = 0; i < 100; i++) {
+        const t = performance.now();
+        await direct.query('SELECT 1');
+        directMs.push(performance.now() - t);
+      }
+      for (let i = 0; i < 100; i++) {
+        const t = performance.now();
+        const r = await post(queryUrl, token, { sql: 'SELECT 1' });
+        gatewayMs.push(performance.now() - t);
+        if (r.status !== 200) throw new Error(`query failed: ${r.body}`);
+      }
+    }
+    await direct.end();
+    directMs.sort((x, y) => x - y);
+    gatewayMs.sort((x, y) => x - y);
+    const latency = {
+      direct: { p50: pct(directMs, 50), p99: pct(directMs, 99) },
+      gateway: { p50: pct(gatewayMs, 50), p99: pct(gatewayMs, 99) },
+    };
+
+    // 2. Throughput of no-op jobs: raw BullMQ in this process vs the full path (HTTP, routing, queue, agent, reply).
+    const prefix = `gwbench-${randomUUID().slice(0, 8)}`;
+    const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const queue = new Queue('raw', { connection, prefix });
+    const waiting = new Map<string, () => void>();
+    const worker = new Worker('raw', async () => undefined, { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), prefix, concurrency, drainDelay: 1 });
+    worker.on('completed', (job: Job) => waiting.get(job.id!)?.());
+    await worker.waitUntilReady();
+    const raw = await closedLoop(concurrency, seconds, async () => {
+      const id = randomUUID();
+      const done = new Promise<void>((r) => waiting.set(id, r));
+      await queue.add('noop', {}, { jobId: id, removeOnComplete: true });
+      await done;
+      waiting.delete(id);
+    });
+    await worker.close();
+    await queue.obliterate({ force: true });
+    await queue.close();
+    connection.disconnect();
+    await dropRedisPrefix(prefix);
+    const pingUrl = `${api.url}/api/clusters/${a.clusterId}/ping`;
+    const full = await closedLoop(concurrency, seconds, async () => {
+      const r = await post(pingUrl, token);
+      if (r.status !== 200) throw new Error(`ping failed: ${r.body}`);
+    });
+
+    // 3. Failover: query every 50 ms; SIGKILL the primary; the longest time without a successful answer.
+    const successes: number[] = [];
+    let errors = 0;
+    let stop = false;
+    const client = (async () => {
+      while (!stop) {
+        const tick = Date.now();
+        const r = await post(queryUrl, token, { sql: 'SELECT 1' });
+        if (r.status === 200) successes.push(Date.now());
+        else errors += 1;
+        await sleep(Math.max(0, 50 - (Date.now() - tick)));
+      }
+    })();
+    await sleep(2000);
+    const killedAt = Date.now();
+    await agents[0].kill('SIGKILL');
+    await sleep(4000);
+    stop = true;
+    await client;
+    let gap = 0;
+    for (let i = 1; i < successes.length; i++) gap = Math.max(gap, successes[i] - successes[i - 1]);
+    const firstAfter = successes.find((t) => t > killedAt) ?? NaN;
+
+    console.log('\n| figure | gateway | baseline | result | target |');
+    console.log('| --- | --- | --- | --- | --- |');
+    console.log(`| SELECT 1 latency p50 (${calls} calls) | ${fmt(latency.gateway.p50)} ms | ${fmt(latency.direct.p50)} ms direct pg | +${fmt(latency.gateway.p50 - latency.direct.p50)} ms | <= 2 ms |`);
+    console.log(`| SELECT 1 latency p99 (${calls} calls) | ${fmt(latency.gateway.p99)} ms | ${fmt(latency.direct.p99)} ms direct pg | +${fmt(latency.gateway.p99 - latency.direct.p99)} ms | <= 10 ms |`);
+    console.log(`| no-op dispatch throughput (concurrency ${concurrency}) | ${full.toFixed(0)} jobs/s | ${raw.toFixed(0)} jobs/s raw BullMQ | ratio ${(full / raw).toFixed(2)} | >= 0.8 |`);
+    console.log(`| failover: longest gap without an answer | ${gap} ms | query every 50 ms | first answer ${firstAfter - killedAt} ms after SIGKILL | <= 2000 ms |`);
+    console.log(`| failover: client-visible errors | ${errors} | ${successes.length} answers | | 0 |`);
+  } finally {
+    await Promise.all(agents.map((x) => x.kill('SIGKILL')));
+    await api.stop();
+    await sources.drop();
+    keepAlive.destroy();
+  }
+}
