@@ -46,6 +46,8 @@ export class Agent {
   private activeJobs = 0;
   private refreshing: Promise<void> | null = null;
   private beating = false;
+  private transitions: Promise<void> = Promise.resolve();
+  private startedAt = Date.now();
 
   constructor(
     private readonly config: AgentConfig,
@@ -78,9 +80,14 @@ export class Agent {
       drainDelay: 1,
     });
     this.worker.on('error', (e) => this.log.warn({ err: e.message }, 'worker error'));
+    this.startedAt = Date.now();
     await this.heartbeat();
     this.timer = setInterval(() => void this.heartbeat(), this.view.heartbeatMs);
     this.log.info({ serving: this.serving }, `member ${this.config.memberName} of cluster ${this.config.clusterName} is on duty`);
+  }
+
+  private isPrimary() {
+    return this.view.members.some((m) => m.id === this.config.memberId && m.primary);
   }
 
   private members(presence: (string | null)[]): MemberState[] {
@@ -109,7 +116,10 @@ export class Agent {
         this.refreshing = this.refreshConfig().finally(() => (this.refreshing = null));
       }
       const decision = route(this.members(results[2][1] as (string | null)[]), this.view.cluster.routing);
-      await this.setServing(serves(decision, this.config.memberId));
+      // Right after start, peers' presence may simply not have been seen yet: a member that is not the
+      // primary waits one presence TTL before it takes work over.
+      const settling = Date.now() - this.startedAt < this.view.presenceTtlMs && !this.isPrimary();
+      this.setServing(serves(decision, this.config.memberId) && !settling);
     } catch (e) {
       this.log.warn({ err: (e as Error).message }, 'heartbeat failed');
     } finally {
@@ -127,21 +137,30 @@ export class Agent {
     }
   }
 
-  private async setServing(serve: boolean) {
+  /**
+   * Switches consuming on or off. Transitions run one after another, off the heartbeat's path: pausing
+   * waits for active jobs, and presence must keep flowing meanwhile.
+   */
+  private setServing(serve: boolean) {
     if (serve === this.serving) return;
     this.serving = serve;
-    if (serve) {
-      if (!this.running) {
-        this.running = true;
-        void this.worker.run().catch((e) => this.log.error({ err: (e as Error).message }, 'worker stopped'));
-      } else {
-        this.worker.resume();
+    this.transitions = this.transitions.then(async () => {
+      if (this.stopping || serve !== this.serving) return;
+      if (serve) {
+        if (!this.running) {
+          this.running = true;
+          void this.worker.run().catch((e) => this.log.error({ err: (e as Error).message }, 'worker stopped'));
+        } else {
+          this.worker.resume();
+        }
+        this.log.info('serving the cluster queue');
+      } else if (this.running) {
+        this.log.info('not serving: another member does');
+        // Not pause(true): waiting for the active jobs also aborts the blocking fetch, so this member
+        // cannot take one more job after routing moved the work elsewhere.
+        await this.worker.pause();
       }
-      this.log.info('serving the cluster queue');
-    } else {
-      if (this.running) await this.worker.pause(true);
-      this.log.info('not serving: another member does');
-    }
+    });
   }
 
   private publish(channel: string, reply: Reply) {
@@ -188,6 +207,7 @@ export class Agent {
     if (this.stopping) return;
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
+    this.serving = false;
     await this.redis.del(this.keys.presence(this.config.memberId)).catch(() => undefined);
     const drain = this.worker.close();
     const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), this.options.drainMs ?? 10_000).unref());

@@ -5,6 +5,7 @@ import { PrismaService } from '../database/prisma.service';
 import { forbidden, unauthorized } from '../http/errors';
 import { hashPassword, verifyPassword } from './passwords';
 import { hashToken, newToken, USER_TOKEN_PREFIX } from './tokens';
+import { TtlCache } from '../common/ttl-cache';
 
 export interface AuthUser {
   id: string;
@@ -19,11 +20,14 @@ const DUMMY_HASH = hashPassword('not-a-real-password-0000');
 @Injectable()
 export class AuthService {
   private readonly logger = new Logger(AuthService.name);
+  private readonly sessions: TtlCache<{ user: AuthUser; expiresAt: number }>;
 
   constructor(
     private readonly prisma: PrismaService,
     @Inject(CONFIG) private readonly config: Config,
-  ) {}
+  ) {
+    this.sessions = new TtlCache(config.SESSION_CACHE_MS);
+  }
 
   /** The first account may always sign up; after that only when ALLOW_SIGNUP is on. */
   async signup(input: Credentials): Promise<TokenResponse> {
@@ -50,15 +54,25 @@ export class AuthService {
   }
 
   async logout(token: string) {
-    await this.prisma.session.updateMany({ where: { tokenHash: hashToken(token), revokedAt: null }, data: { revokedAt: new Date() } });
+    const tokenHash = hashToken(token);
+    this.sessions.delete(tokenHash);
+    await this.prisma.session.updateMany({ where: { tokenHash, revokedAt: null }, data: { revokedAt: new Date() } });
   }
 
-  /** Resolves a bearer token to its user, or null when it is unknown, expired or revoked. */
+  /**
+   * Resolves a bearer token to its user, or null when it is unknown, expired or revoked. Valid sessions are
+   * remembered for SESSION_CACHE_MS, so a token revoked through another API instance stops working within that time.
+   */
   async verify(token: string): Promise<AuthUser | null> {
     if (!token.startsWith(USER_TOKEN_PREFIX)) return null;
-    const session = await this.prisma.session.findUnique({ where: { tokenHash: hashToken(token) }, include: { user: true } });
+    const tokenHash = hashToken(token);
+    const cached = this.sessions.get(tokenHash);
+    if (cached && cached.expiresAt > Date.now()) return cached.user;
+    const session = await this.prisma.session.findUnique({ where: { tokenHash }, include: { user: true } });
     if (!session || session.revokedAt || session.expiresAt <= new Date()) return null;
-    return { id: session.user.id, email: session.user.email };
+    const user = { id: session.user.id, email: session.user.email };
+    this.sessions.set(tokenHash, { user, expiresAt: session.expiresAt.getTime() });
+    return user;
   }
 
   private async issue(user: { id: string; email: string; createdAt: Date }): Promise<TokenResponse> {

@@ -66,9 +66,7 @@ export class ClustersController {
   @Post(':id/ping')
   @Endpoint({ tag: 'clusters', summary: 'Send a no-op through the cluster: who serves it, and how long the whole path takes', auth: 'user', params: RefParams, response: PingResult, errors: [404, 503, 504] })
   async ping(@CurrentUser() user: AuthUser, @Param('id') id: string) {
-    const cluster = await this.clusters.resolve(user, id, 'id');
-    const members = await this.clusters.memberRows(cluster.id);
-    return this.queries.ping({ ...cluster, members });
+    return this.queries.ping(await this.clusters.withMembers(user, id));
   }
 
   @Get(':id/members')

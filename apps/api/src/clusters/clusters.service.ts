@@ -17,6 +17,7 @@ import { isUniqueViolation } from '../database/errors';
 import { badRequest, conflict, notFound, unauthorized } from '../http/errors';
 import { toClusterView, toMemberView } from './views';
 import { ClusterStateService } from '../cluster-state/cluster-state.service';
+import { VersionedCache } from '../cluster-state/versioned-cache';
 
 const JOIN_CHALLENGE_TTL_MS = 5 * 60_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -28,11 +29,14 @@ function checkMemberKey(member: MemberRegistration, field: string) {
 @Injectable()
 export class ClustersService {
   private readonly logger = new Logger(ClustersService.name);
+  private readonly routable: VersionedCache<NonNullable<Awaited<ReturnType<ClustersService['loadWithMembers']>>>>;
 
   constructor(
     private readonly prisma: PrismaService,
     private readonly state: ClusterStateService,
-  ) {}
+  ) {
+    this.routable = new VersionedCache(state, (c) => c.id);
+  }
 
   /** A new cluster with the installing host as its primary. */
   async create(user: AuthUser, input: CreateClusterRequest): Promise<Installed> {
@@ -101,6 +105,7 @@ export class ClustersService {
         if (used.count !== 1) throw unauthorized('this join challenge was already used: start the join again');
         return tx.member.create({ data: { ...input.member, clusterId: cluster.id, isPrimary: false } });
       });
+      await this.state.bumpConfigVersion(cluster.id);
       this.logger.log(`member ${member.id} joined cluster ${cluster.id}`);
       return { clusterId: cluster.id, clusterName: cluster.name, memberId: member.id };
     } catch (e) {
@@ -145,8 +150,16 @@ export class ClustersService {
     return toClusterView({ ...cluster, _count: { members: count } });
   }
 
-  memberRows(clusterId: string) {
-    return this.prisma.member.findMany({ where: { clusterId }, orderBy: { joinOrder: 'asc' } });
+  private loadWithMembers(user: AuthUser, ref: string) {
+    const where = UUID.test(ref) ? { OR: [{ id: ref }, { name: ref }] } : { name: ref };
+    return this.prisma.cluster.findFirst({ where: { ...where, ownerId: user.id }, include: { members: { orderBy: { joinOrder: 'asc' } } } });
+  }
+
+  /** The cluster with its members, for routing; remembered until the cluster's config changes. */
+  async withMembers(user: AuthUser, ref: string) {
+    const cluster = await this.routable.get(`${user.id}:${ref}`, () => this.loadWithMembers(user, ref));
+    if (!cluster) throw notFound(`no cluster "${ref}" that you can manage`, 'id');
+    return cluster;
   }
 
   async members(user: AuthUser, ref: string) {

@@ -26,6 +26,8 @@ export const ConfigSchema = z.object({
   /** Lifetime of a sign-in token, in hours. */
   SESSION_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 365).default(24 * 7),
   ALLOW_SIGNUP: bool.default(false),
+  /** How long an API instance remembers a valid sign-in token (a revocation elsewhere takes effect within it). */
+  SESSION_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
   /** The Redis URL agents are told to use (when they reach Redis by another address than the API). */
   AGENT_REDIS_URL: url(['redis:', 'rediss:']).optional(),
   /** Give each member its own Redis ACL user confined to its cluster's keys. */

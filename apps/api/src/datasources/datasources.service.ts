@@ -15,6 +15,7 @@ import { badRequest, conflict, notFound } from '../http/errors';
 import { ClustersService } from '../clusters/clusters.service';
 import { ClusterStateService } from '../cluster-state/cluster-state.service';
 import { firstIssue } from '../http/zod-issue';
+import { VersionedCache } from '../cluster-state/versioned-cache';
 
 type Row = { id: string; clusterId: string; name: string; type: string; connection: unknown; credentials: unknown; createdAt: Date; updatedAt: Date };
 
@@ -33,12 +34,15 @@ export const toDataSourceView = (d: Row): DataSourceView => ({
 @Injectable()
 export class DataSourcesService {
   private readonly logger = new Logger(DataSourcesService.name);
+  private readonly rows: VersionedCache<NonNullable<Awaited<ReturnType<DataSourcesService['loadFromDb']>>>>;
 
   constructor(
     private readonly prisma: PrismaService,
     private readonly clusters: ClustersService,
     private readonly state: ClusterStateService,
-  ) {}
+  ) {
+    this.rows = new VersionedCache(state, (row) => row.clusterId);
+  }
 
   async create(user: AuthUser, clusterRef: string, input: CreateDataSourceRequest): Promise<DataSourceView> {
     const cluster = await this.clusters.resolve(user, clusterRef, 'id');
@@ -64,12 +68,16 @@ export class DataSourcesService {
 
   /** The data source with its cluster and members, if the user may use it; otherwise "not found". */
   async find(user: AuthUser, id: string) {
-    const row = await this.prisma.dataSource.findFirst({
-      where: { id, cluster: { ownerId: user.id } },
+    const row = await this.rows.get(id, () => this.loadFromDb(id));
+    if (!row || row.cluster.ownerId !== user.id) throw notFound(`no data source ${id} that you can use`, 'id');
+    return row;
+  }
+
+  private loadFromDb(id: string) {
+    return this.prisma.dataSource.findUnique({
+      where: { id },
       include: { cluster: { include: { members: { orderBy: { joinOrder: 'asc' } } } } },
     });
-    if (!row) throw notFound(`no data source ${id} that you can use`, 'id');
-    return row;
   }
 
   async get(user: AuthUser, id: string) {
