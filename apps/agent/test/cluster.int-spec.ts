@@ -151,6 +151,20 @@ describe('routing to the primary, failover, and no member', () => {
     await eventually(async () => expect((await query(ds.pg, { sql: 'SELECT 1' })).body.servedBy.memberName).toBe('a'));
   }, 30_000);
 
+  it('retries a query once on the next server when its member dies mid-query, unseen by the caller', async () => {
+    const pending = query(ds.pg, { sql: 'SELECT pg_sleep(1.5), 42 AS answer', timeoutMs: 10_000 });
+    await eventually(async () => expect(agents.a!.output()).toMatch(/"activeJobs":1|serving/), 2_000);
+    await sleep(400);
+    await agents.a!.kill('SIGKILL');
+    const r = await pending;
+    expect(r.status).toBe(200);
+    expect(r.body.rows).toEqual([['', 42]]);
+    expect(r.body.servedBy.memberName).toBe('b');
+    expect(r.body.timings.attempts).toBe(2);
+    agents.a = await startAgent(members.a.config);
+    await eventually(async () => expect((await query(ds.pg, { sql: 'SELECT 1' })).body.servedBy.memberName).toBe('a'), 10_000);
+  }, 30_000);
+
   it('keeps answering when the serving member is SIGKILLed', async () => {
     const results: { status: number; member?: string }[] = [];
     let stop = false;
@@ -172,23 +186,35 @@ describe('routing to the primary, failover, and no member', () => {
     expect(results.at(-1)!.member).toBe('b');
   }, 30_000);
 
-  it('withdraws presence at once on SIGTERM, and answers 503 within 1 s when no member is online', async () => {
+  it('on SIGTERM withdraws from routing at once, finishes the active query, then removes its presence', async () => {
     const redis = new Redis(REDIS_URL);
     try {
       const key = clusterKeys(api.redisPrefix, clusterId).presence(members.b.memberId);
-      expect(await redis.exists(key)).toBe(1);
-      await agents.b!.kill('SIGTERM');
+      expect(JSON.parse((await redis.get(key))!).draining).toBeUndefined();
+      const pending = query(ds.pg, { sql: 'SELECT pg_sleep(1), 7 AS n', timeoutMs: 10_000 });
+      await sleep(300);
+      const exited = agents.b!.kill('SIGTERM');
+      await eventually(async () => expect(JSON.parse((await redis.get(key))!).draining).toBe(true), 300, 20);
+      // Nobody else is online, and the draining member takes no new work: a new query gets 503 now.
+      expect((await query(ds.pg, { sql: 'SELECT 1' })).status).toBe(503);
+      const r = await pending;
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ rows: [['', 7]], servedBy: { memberName: 'b' }, timings: { attempts: 1 } });
+      await exited;
       expect(await redis.exists(key)).toBe(0);
     } finally {
       redis.disconnect();
     }
     expect(agents.b!.output()).toContain('presence withdrawn');
+  }, 30_000);
+
+  it('answers 503 within 1 s when no member is online', async () => {
     const started = Date.now();
     const r = await query(ds.pg, { sql: 'SELECT 1' });
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(r.status).toBe(503);
     expect(r.body.message).toMatch(/no member of cluster "Warehouse" can serve this now: no member of the cluster is online/);
-  }, 30_000);
+  });
 });
 
 describe('distribute mode', () => {
@@ -210,6 +236,23 @@ describe('distribute mode', () => {
     expect(Object.keys(counts).sort()).toEqual(['a', 'b', 'c']);
     for (const n of Object.values(counts)) expect(n).toBeGreaterThanOrEqual(60);
   }, 120_000);
+});
+
+describe('load thresholds', () => {
+  it('steers work away from a primary over the CPU threshold while another member can serve', async () => {
+    expect((await patch(`/clusters/${clusterId}`, { routing: { mode: 'primary', cpuThreshold: 90 } })).status).toBe(200);
+    await agents.a!.kill('SIGTERM');
+    agents.a = await startAgent(members.a.config, { GATEWAY_REPORT_CPU: '95' });
+    const served = await eventually(async () => {
+      const r = await query(ds.pg, { sql: 'SELECT 1' });
+      expect(r.body.servedBy.memberName).toBe('b');
+      expect(r.body.servedBy.reason).toContain('primary a is overloaded (CPU 95% >= 90%)');
+      return r.body.servedBy;
+    }, 10_000);
+    expect(served.reason).toMatch(/^failover/);
+    expect((await patch(`/clusters/${clusterId}`, { routing: { cpuThreshold: 0 } })).status).toBe(200);
+    await eventually(async () => expect((await query(ds.pg, { sql: 'SELECT 1' })).body.servedBy.memberName).toBe('a'), 10_000);
+  }, 60_000);
 });
 
 describe('credential secrecy', () => {

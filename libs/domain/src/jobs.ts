@@ -76,6 +76,8 @@ export const Presence = z.object({
   memory: z.number(),
   activeJobs: z.number().int(),
   at: z.number(),
+  /** Set while the member shuts down: it takes no new work but is still finishing what it started. */
+  draining: z.boolean().optional(),
 });
 export type Presence = z.infer<typeof Presence>;
 

@@ -93,8 +93,14 @@ export class Agent {
   private members(presence: (string | null)[]): MemberState[] {
     return this.view.members.map((m, i) => {
       const p = presence[i] ? (JSON.parse(presence[i]!) as Presence) : null;
-      return { id: m.id, name: m.name, primary: m.primary, enabled: m.enabled, joinOrder: m.joinOrder, online: !!p, cpu: p?.cpu ?? 0, memory: p?.memory ?? 0 };
+      return { id: m.id, name: m.name, primary: m.primary, enabled: m.enabled, joinOrder: m.joinOrder, online: !!p && !p.draining, cpu: p?.cpu ?? 0, memory: p?.memory ?? 0 };
     });
+  }
+
+  private presence(): string {
+    const { cpu, memory } = this.load.sample();
+    const p: Presence = { memberId: this.config.memberId, version: VERSION, cpu, memory, activeJobs: this.activeJobs, at: Date.now(), ...(this.stopping ? { draining: true } : {}) };
+    return JSON.stringify(p);
   }
 
   /** Presence out, cluster view in, then decide whether to consume: one round trip to Redis. */
@@ -102,11 +108,9 @@ export class Agent {
     if (this.stopping || this.beating) return;
     this.beating = true;
     try {
-      const { cpu, memory } = this.load.sample();
-      const presence: Presence = { memberId: this.config.memberId, version: VERSION, cpu, memory, activeJobs: this.activeJobs, at: Date.now() };
       const results = await this.redis
         .multi()
-        .set(this.keys.presence(this.config.memberId), JSON.stringify(presence), 'PX', this.view.presenceTtlMs)
+        .set(this.keys.presence(this.config.memberId), this.presence(), 'PX', this.view.presenceTtlMs)
         .get(this.keys.configVersion)
         .mget(...this.view.members.map((m) => this.keys.presence(m.id)))
         .exec();
@@ -202,19 +206,28 @@ export class Agent {
     }
   }
 
-  /** SIGTERM: withdraw presence at once (a peer takes over now), stop taking jobs, finish active ones (bounded). */
+  /**
+   * SIGTERM: withdraw from routing at once (presence says "draining", so a peer takes over now), stop taking
+   * jobs, finish the active ones (bounded), then remove presence. While draining, presence keeps being
+   * refreshed so the API knows the member is alive and does not send its active jobs elsewhere.
+   */
   async stop() {
     if (this.stopping) return;
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     this.serving = false;
-    await this.redis.del(this.keys.presence(this.config.memberId)).catch(() => undefined);
+    const key = this.keys.presence(this.config.memberId);
+    const refresh = () => this.redis.set(key, this.presence(), 'PX', this.view.presenceTtlMs).catch(() => undefined);
+    await refresh();
+    const keepAlive = setInterval(() => void refresh(), this.view.heartbeatMs);
     const drain = this.worker.close();
     const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), this.options.drainMs ?? 10_000).unref());
     if ((await Promise.race([drain, timeout])) === 'timeout') {
       this.log.warn({ activeJobs: this.activeJobs }, 'gave up waiting for active jobs');
       await this.worker.close(true).catch(() => undefined);
     }
+    clearInterval(keepAlive);
+    await this.redis.del(key).catch(() => undefined);
     await this.connectors.closeAll();
     this.redis.disconnect();
   }

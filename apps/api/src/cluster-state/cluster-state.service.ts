@@ -42,7 +42,7 @@ export class ClusterStateService {
     const presence = await this.presence(clusterId, members.map((m) => m.id));
     return members.map((m) => {
       const p = presence.get(m.id);
-      return { id: m.id, name: m.name, primary: m.isPrimary, enabled: m.enabled, online: !!p, cpu: p?.cpu ?? 0, memory: p?.memory ?? 0, joinOrder: m.joinOrder };
+      return { id: m.id, name: m.name, primary: m.isPrimary, enabled: m.enabled, online: !!p && !p.draining, cpu: p?.cpu ?? 0, memory: p?.memory ?? 0, joinOrder: m.joinOrder };
     });
   }
 
@@ -50,7 +50,8 @@ export class ClusterStateService {
     return route(await this.memberStates(cluster.id, members), routingOf(cluster));
   }
 
-  async isOnline(clusterId: string, memberId: string): Promise<boolean> {
+  /** Whether the member is alive at all (a draining member still finishes the work it started). */
+  async isAlive(clusterId: string, memberId: string): Promise<boolean> {
     return (await this.redis.client.exists(this.keys(clusterId).presence(memberId))) === 1;
   }
 

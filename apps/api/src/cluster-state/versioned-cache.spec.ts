@@ -18,7 +18,7 @@ describe('VersionedCache', () => {
   });
 
   it('serves a remembered row while the cluster version holds', async () => {
-    const cache = new VersionedCache(state, (r: { clusterId: string }) => r.clusterId);
+    const cache = new VersionedCache(state, (r: { clusterId: string; value: string }) => r.clusterId);
     await cache.get('k', load);
     const before = loads;
     expect(await cache.get('k', load)).toEqual({ clusterId: 'c', value: 'v1' });
@@ -26,7 +26,7 @@ describe('VersionedCache', () => {
   });
 
   it('reloads once the cluster version moved', async () => {
-    const cache = new VersionedCache(state, (r: { clusterId: string }) => r.clusterId);
+    const cache = new VersionedCache(state, (r: { clusterId: string; value: string }) => r.clusterId);
     await cache.get('k', load);
     value = 'v2';
     version = 1;
@@ -34,7 +34,7 @@ describe('VersionedCache', () => {
   });
 
   it('forgets a row that no longer exists', async () => {
-    const cache = new VersionedCache(state, (r: { clusterId: string }) => r.clusterId);
+    const cache = new VersionedCache(state, (r: { clusterId: string; value: string }) => r.clusterId);
     await cache.get('k', load);
     version = 2;
     expect(await cache.get('k', async () => null)).toBeNull();

@@ -167,7 +167,7 @@ export class QueryService {
           if (Date.now() > deadline) {
             fail(new ApiError(504, `cluster "${cluster.name}" did not answer within ${timeoutMs + GRACE_MS} ms`), true);
           } else if (startedBy) {
-            if (!(await this.state.isOnline(cluster.id, startedBy)) && !settled) {
+            if (!(await this.state.isAlive(cluster.id, startedBy)) && !settled) {
               finish();
               resolve({ kind: 'member-died', memberId: startedBy });
             }
