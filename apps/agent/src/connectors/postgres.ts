@@ -1,4 +1,4 @@
-import { Pool, type PoolClient } from 'pg';
+import { Pool, type PoolClient, type QueryResult } from 'pg';
 import { assertReadOnly, ConnectorError, stripTrailingSemicolons, toJsonValue, type Connector, type QueryOptions, type RowSet } from './types';
 
 const TYPE_NAMES: Record<number, string> = {
@@ -77,8 +77,9 @@ export class PostgresConnector implements Connector {
       await c.query(`BEGIN READ ONLY; SET LOCAL statement_timeout = ${Math.floor(timeoutMs)}`);
       // The extended protocol accepts a single statement only, so the user's text cannot smuggle a COMMIT.
       await c.query({ text: `DECLARE gw_cursor NO SCROLL CURSOR FOR ${stripTrailingSemicolons(sql)}`, queryMode: 'extended' } as never);
-      const res = await c.query({ text: `FETCH ${maxRows + 1} FROM gw_cursor`, rowMode: 'array' });
-      await c.query('ROLLBACK');
+      // One round trip for the rows and the end of the transaction (our own text: the simple protocol is safe here).
+      const both = (await c.query({ text: `FETCH ${maxRows + 1} FROM gw_cursor; ROLLBACK`, rowMode: 'array' })) as unknown as QueryResult[];
+      const res = both[0];
       const rows = (res.rows as unknown[][]).slice(0, maxRows).map((r) => r.map(toJsonValue));
       return {
         columns: res.fields.map((f) => ({ name: f.name, type: TYPE_NAMES[f.dataTypeID] ?? `oid:${f.dataTypeID}` })),
