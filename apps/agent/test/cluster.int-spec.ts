@@ -170,8 +170,12 @@ describe('routing to the primary, failover, and no member', () => {
     let stop = false;
     const client = (async () => {
       while (!stop) {
-        const r = await query(ds.pg, { sql: 'SELECT pg_sleep(0.02), 1' });
-        results.push({ status: r.status, member: r.body.servedBy?.memberName });
+        try {
+          const r = await query(ds.pg, { sql: 'SELECT pg_sleep(0.02), 1' });
+          results.push({ status: r.status, member: r.body.servedBy?.memberName });
+        } catch (e) {
+          results.push({ status: 0, member: `${(e as Error).message}: ${String((e as { cause?: unknown }).cause)}` });
+        }
         await sleep(20);
       }
     })();

@@ -22,6 +22,12 @@ import { DataSourcesService } from './datasources/datasources.service';
 import { QueriesController } from './queries/queries.controller';
 import { QueryService } from './queries/query.service';
 import { MembersController } from './members/members.controller';
+import { MembersService } from './members/members.service';
+import { AccessService } from './access/access.service';
+import { AuditService } from './audit/audit.service';
+import { RolesController } from './roles/roles.controller';
+import { RolesService } from './roles/roles.service';
+import { RateLimitService } from './auth/rate-limit.service';
 
 @Module({})
 export class AppModule {
@@ -29,12 +35,17 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [DiscoveryModule],
-      controllers: [HealthController, AuthController, ClustersController, MembersController, DataSourcesController, QueriesController, AgentsController],
+      controllers: [HealthController, AuthController, ClustersController, MembersController, RolesController, DataSourcesController, QueriesController, AgentsController],
       providers: [
         { provide: CONFIG, useValue: config },
         PrismaService,
         RedisService,
         AuthService,
+        RateLimitService,
+        AccessService,
+        AuditService,
+        MembersService,
+        RolesService,
         AgentAuthService,
         ClustersService,
         RedisAclService,

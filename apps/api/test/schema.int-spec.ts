@@ -52,13 +52,26 @@ describe('the migrated database matches schema.prisma', () => {
     expect(moved.updatedAt.getTime()).toBeGreaterThanOrEqual(ds.updatedAt.getTime());
     await expect(prisma.dataSource.create({ data: { clusterId: cluster.id, name: 'pg', type: 'mysql', connection: {} } })).rejects.toMatchObject({ code: 'P2002' });
     exercised.add('DataSource');
+    await prisma.clusterRole.create({ data: { clusterId: cluster.id, userId: user.id, role: 'admin' } });
+    exercised.add('ClusterRole');
+    await prisma.dataSourceUser.create({ data: { dataSourceId: ds.id, userId: user.id } });
+    exercised.add('DataSourceUser');
+    await prisma.auditEvent.create({ data: { clusterId: cluster.id, actorId: user.id, actorEmail: user.email, action: 'x', targetType: 'cluster', targetId: cluster.id, detail: { a: 1 } } });
+    await prisma.auditEvent.create({ data: { actorEmail: 'system', action: 'y', targetType: 'user' } });
+    exercised.add('AuditEvent');
+    const invited = await prisma.user.create({ data: { email: 'invited@example.com', inviteTokenHash: 'ih', inviteExpiresAt: new Date() } });
+    expect(invited.passwordHash).toBeNull();
+    await prisma.session.create({ data: { userId: user.id, kind: 'pat', name: 'ci', tokenHash: 't2', expiresAt: new Date(), lastUsedAt: new Date() } });
 
-    const full = await prisma.cluster.findUniqueOrThrow({ where: { id: cluster.id }, include: { members: { include: { sessions: true } }, challenges: true, dataSources: true, owner: { include: { sessions: true } } } });
+    const full = await prisma.cluster.findUniqueOrThrow({ where: { id: cluster.id }, include: { members: { include: { sessions: true } }, challenges: true, dataSources: { include: { users: true } }, roles: { include: { user: true } }, owner: { include: { sessions: true } } } });
+    expect(full.roles[0].user.email).toBe('schema@example.com');
+    expect(full.dataSources[0].users).toHaveLength(1);
+    expect(full.owner.sessions.find((x) => x.kind === 'pat')?.name).toBe('ci');
     expect(full.members).toHaveLength(2);
     expect(full.members.find((m) => m.name === 'b')!.description).toBe('standby');
     expect(full.dataSources).toHaveLength(1);
     expect(full.members.find((m) => m.name === 'a')!.sessions).toHaveLength(1);
-    expect(full.owner.sessions[0].revokedAt).toBeInstanceOf(Date);
+    expect(full.owner.sessions.find((x) => x.kind === 'session')!.revokedAt).toBeInstanceOf(Date);
     expect(full.challenges[0].usedAt).toBeInstanceOf(Date);
 
     // Deleting a cluster cascades to its members, their sessions and its challenges.
@@ -67,6 +80,10 @@ describe('the migrated database matches schema.prisma', () => {
     expect(await prisma.memberSession.count()).toBe(0);
     expect(await prisma.challenge.count()).toBe(0);
     expect(await prisma.dataSource.count()).toBe(0);
+    expect(await prisma.clusterRole.count()).toBe(0);
+    expect(await prisma.dataSourceUser.count()).toBe(0);
+    // The audit log outlives its cluster.
+    expect(await prisma.auditEvent.count()).toBe(2);
   });
 
   it('enforces one primary per cluster (an index the Prisma schema cannot express)', async () => {

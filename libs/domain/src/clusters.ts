@@ -68,6 +68,9 @@ export const ClusterView = z.object({
   description: z.string(),
   contact: z.string(),
   memberCount: z.number().int(),
+  onlineCount: z.number().int(),
+  /** The caller's role on this cluster. */
+  role: z.enum(['admin', 'user']),
   routing: RoutingSettings,
   createdAt: z.string(),
 });
@@ -115,3 +118,15 @@ export type UpdateClusterRequest = z.infer<typeof UpdateClusterRequest>;
 
 export const AgentRedisCredentials = z.object({ username: z.string().nullable(), password: SealedBox.nullable() });
 export type AgentRedisCredentials = z.infer<typeof AgentRedisCredentials>;
+
+/** A member with its live status, as admins see it. */
+export const MemberStatusView = MemberView.extend({
+  online: z.boolean(),
+  draining: z.boolean(),
+  lastHeartbeat: z.string().nullable(),
+  cpu: z.number().nullable(),
+  memory: z.number().nullable(),
+  activeJobs: z.number().int().nullable(),
+  version: z.string().nullable(),
+});
+export type MemberStatusView = z.infer<typeof MemberStatusView>;

@@ -8,3 +8,4 @@ export * from './routing';
 export * from './version';
 export * from './datasources';
 export * from './jobs';
+export * from './access';

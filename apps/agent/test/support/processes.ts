@@ -52,6 +52,11 @@ export async function startApiProcess(env: Record<string, string> = {}): Promise
       reject(new Error(`the API exited with ${code}:\n${out}`));
     });
   });
+  let stopping = false;
+  child.once('exit', (code, signal) => {
+    // An API that dies under a test is a finding: show why, where the test's own failure would not.
+    if (!stopping) console.error(`the API process exited unexpectedly (${signal ?? code}); its last output:\n${out.slice(-6000)}`);
+  });
   return {
     url: `http://127.0.0.1:${port}`,
     databaseUrl,
@@ -59,6 +64,7 @@ export async function startApiProcess(env: Record<string, string> = {}): Promise
     child,
     output: () => out,
     async stop() {
+      stopping = true;
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');

@@ -60,6 +60,16 @@ export class ClusterStateService {
     await this.redis.client.incr(this.keys(clusterId).configVersion);
   }
 
+  /** Removes every key of a cluster (presence, config version, queues) from Redis. */
+  async removeKeys(clusterId: string) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.client.scan(cursor, 'MATCH', `${this.keys(clusterId).bullPrefix}:*`, 'COUNT', 1000);
+      if (keys.length) await this.redis.client.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  }
+
   async configVersion(clusterId: string): Promise<number> {
     return Number((await this.redis.client.get(this.keys(clusterId).configVersion)) ?? 0);
   }

@@ -1,6 +1,8 @@
-import { Body, Controller, Get, Param, Patch, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Param, Patch, Post, Query } from '@nestjs/common';
 import { z } from 'zod';
 import {
+  AuditEventView,
+  AuditQuery,
   ClusterRef,
   ClusterView,
   CreateClusterRequest,
@@ -8,14 +10,15 @@ import {
   JoinChallenge,
   JoinCompleteRequest,
   JoinStartRequest,
-  MemberView,
+  MemberStatusView,
   PingResult,
   UpdateClusterRequest,
 } from '@gateway/domain';
-import { QueryService } from '../queries/query.service';
 import type { AuthUser } from '../auth/auth.service';
 import { CurrentUser } from '../http/auth.guard';
 import { Endpoint } from '../http/endpoint';
+import { QueryService } from '../queries/query.service';
+import { AuditService } from '../audit/audit.service';
 import { ClustersService } from './clusters.service';
 
 const RefParams = z.object({ id: ClusterRef }).strict();
@@ -25,6 +28,7 @@ export class ClustersController {
   constructor(
     private readonly clusters: ClustersService,
     private readonly queries: QueryService,
+    private readonly audit: AuditService,
   ) {}
 
   @Post()
@@ -34,7 +38,7 @@ export class ClustersController {
   }
 
   @Post('join')
-  @Endpoint({ tag: 'clusters', summary: 'Start joining a cluster: returns its sealed key and a nonce to sign', auth: 'user', body: JoinStartRequest, response: JoinChallenge, status: 201, errors: [404] })
+  @Endpoint({ tag: 'clusters', summary: 'Start joining a cluster: returns its sealed key and a nonce to sign', auth: 'user', body: JoinStartRequest, response: JoinChallenge, status: 201, errors: [403, 404] })
   startJoin(@CurrentUser() user: AuthUser, @Body() body: z.infer<typeof JoinStartRequest>) {
     return this.clusters.startJoin(user, body.cluster);
   }
@@ -46,7 +50,7 @@ export class ClustersController {
   }
 
   @Get()
-  @Endpoint({ tag: 'clusters', summary: 'The clusters you can manage (no member list)', auth: 'user', response: z.array(ClusterView) })
+  @Endpoint({ tag: 'clusters', summary: 'The clusters you can see, with member and online counts (no member list)', auth: 'user', response: z.array(ClusterView) })
   list(@CurrentUser() user: AuthUser) {
     return this.clusters.list(user);
   }
@@ -58,9 +62,15 @@ export class ClustersController {
   }
 
   @Patch(':id')
-  @Endpoint({ tag: 'clusters', summary: 'Change a cluster: name, description, contact, routing (mode and CPU/memory thresholds)', auth: 'user', params: RefParams, body: UpdateClusterRequest, response: ClusterView, errors: [404, 409] })
+  @Endpoint({ tag: 'clusters', summary: 'Change a cluster: name, description, contact, routing (mode and CPU/memory thresholds)', auth: 'user', params: RefParams, body: UpdateClusterRequest, response: ClusterView, errors: [403, 404, 409] })
   update(@CurrentUser() user: AuthUser, @Param('id') id: string, @Body() body: UpdateClusterRequest) {
     return this.clusters.update(user, id, body);
+  }
+
+  @Delete(':id')
+  @Endpoint({ tag: 'clusters', summary: 'Delete a cluster with its members, data sources, and its queue and keys in Redis', auth: 'user', params: RefParams, status: 204, errors: [403, 404] })
+  async remove(@CurrentUser() user: AuthUser, @Param('id') id: string) {
+    await this.clusters.remove(user, id);
   }
 
   @Post(':id/ping')
@@ -70,8 +80,15 @@ export class ClustersController {
   }
 
   @Get(':id/members')
-  @Endpoint({ tag: 'clusters', summary: 'The members of a cluster', auth: 'user', params: RefParams, response: z.array(MemberView), errors: [404] })
+  @Endpoint({ tag: 'members', summary: 'The members of a cluster with their online status, load and last heartbeat', auth: 'user', params: RefParams, response: z.array(MemberStatusView), errors: [403, 404] })
   members(@CurrentUser() user: AuthUser, @Param('id') id: string) {
     return this.clusters.members(user, id);
+  }
+
+  @Get(':id/audit')
+  @Endpoint({ tag: 'audit', summary: 'The audit log of a cluster, newest first', auth: 'user', params: RefParams, query: AuditQuery, response: z.array(AuditEventView), errors: [403, 404] })
+  async auditLog(@CurrentUser() user: AuthUser, @Param('id') id: string, @Query() query: z.infer<typeof AuditQuery>) {
+    const cluster = await this.clusters.resolve(user, id, 'id');
+    return this.audit.list(cluster.id, query.limit, query.before);
   }
 }

@@ -7,6 +7,8 @@ import {
   type JoinChallenge,
   type JoinCompleteRequest,
   type MemberRegistration,
+  type MemberStatusView,
+  type Role,
   type UpdateClusterRequest,
   KeyEnvelope,
 } from '@gateway/domain';
@@ -18,9 +20,12 @@ import { badRequest, conflict, notFound, unauthorized } from '../http/errors';
 import { toClusterView, toMemberView } from './views';
 import { ClusterStateService } from '../cluster-state/cluster-state.service';
 import { VersionedCache } from '../cluster-state/versioned-cache';
+import { AccessService, isUuid } from '../access/access.service';
+import { AuditService } from '../audit/audit.service';
+import { LiveQueueService } from '../queue/live-queue.service';
+import { RedisAclService } from '../agents/redis-acl.service';
 
 const JOIN_CHALLENGE_TTL_MS = 5 * 60_000;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function checkMemberKey(member: MemberRegistration, field: string) {
   if (publicKeyKind(member.publicKey) !== 'ed25519') throw badRequest(`${field} must be an Ed25519 public key`, field);
@@ -34,11 +39,15 @@ export class ClustersService {
   constructor(
     private readonly prisma: PrismaService,
     private readonly state: ClusterStateService,
+    private readonly access: AccessService,
+    private readonly audit: AuditService,
+    private readonly queue: LiveQueueService,
+    private readonly acl: RedisAclService,
   ) {
     this.routable = new VersionedCache(state, (c) => c.id);
   }
 
-  /** A new cluster with the installing host as its primary. */
+  /** A new cluster with the installing host as its primary; its creator becomes its first admin. */
   async create(user: AuthUser, input: CreateClusterRequest): Promise<Installed> {
     if (publicKeyKind(input.publicKey) !== 'rsa') throw badRequest('publicKey must be an RSA public key of at least 2048 bits', 'publicKey');
     checkMemberKey(input.member, 'member.publicKey');
@@ -52,10 +61,12 @@ export class ClustersService {
           keyEnvelope: input.keyEnvelope,
           ownerId: user.id,
           members: { create: { ...input.member, isPrimary: true } },
+          roles: { create: { userId: user.id, role: 'admin' } },
         },
         include: { members: true },
       });
       const member = cluster.members[0];
+      await this.audit.record(user, { clusterId: cluster.id, action: 'cluster.create', targetType: 'cluster', targetId: cluster.id, detail: { name: cluster.name, primary: member.name } });
       this.logger.log(`cluster ${cluster.id} created by user ${user.id} with primary member ${member.id}`);
       return { clusterId: cluster.id, clusterName: cluster.name, memberId: member.id };
     } catch (e) {
@@ -64,12 +75,8 @@ export class ClustersService {
     }
   }
 
-  /** Finds a cluster the user may manage by id or by name; anything else is "not found". */
-  async resolve(user: AuthUser, ref: string, field = 'cluster') {
-    const where = UUID.test(ref) ? { OR: [{ id: ref }, { name: ref }] } : { name: ref };
-    const cluster = await this.prisma.cluster.findFirst({ where: { ...where, ownerId: user.id } });
-    if (!cluster) throw notFound(`no cluster "${ref}" that you can manage`, field);
-    return cluster;
+  resolve(user: AuthUser, ref: string, field = 'cluster', need: Role = 'admin') {
+    return this.access.cluster(user, ref, need, field);
   }
 
   async startJoin(user: AuthUser, ref: string): Promise<JoinChallenge> {
@@ -90,8 +97,8 @@ export class ClustersService {
   /** Adds a secondary member once the host proved, by signing the nonce, that it opened the cluster key. */
   async completeJoin(user: AuthUser, input: JoinCompleteRequest): Promise<Installed> {
     checkMemberKey(input.member, 'member.publicKey');
-    const challenge = await this.prisma.challenge.findUnique({ where: { id: input.challengeId }, include: { cluster: true } });
-    if (!challenge || challenge.purpose !== 'join' || challenge.cluster.ownerId !== user.id) {
+    const challenge = await this.prisma.challenge.findUnique({ where: { id: input.challengeId }, include: { cluster: { include: { roles: { where: { userId: user.id } } } } } });
+    if (!challenge || challenge.purpose !== 'join' || challenge.cluster.roles[0]?.role !== 'admin') {
       throw notFound('no such join in progress: start the join again', 'challengeId');
     }
     if (challenge.usedAt || challenge.expiresAt <= new Date()) throw unauthorized('this join challenge was used or has expired: start the join again');
@@ -106,6 +113,7 @@ export class ClustersService {
         return tx.member.create({ data: { ...input.member, clusterId: cluster.id, isPrimary: false } });
       });
       await this.state.bumpConfigVersion(cluster.id);
+      await this.audit.record(user, { clusterId: cluster.id, action: 'member.join', targetType: 'member', targetId: member.id, detail: { name: member.name, hostName: member.hostName } });
       this.logger.log(`member ${member.id} joined cluster ${cluster.id}`);
       return { clusterId: cluster.id, clusterName: cluster.name, memberId: member.id };
     } catch (e) {
@@ -118,7 +126,7 @@ export class ClustersService {
     const cluster = await this.resolve(user, ref, 'id');
     const routing = input.routing ?? {};
     try {
-      const updated = await this.prisma.cluster.update({
+      await this.prisma.cluster.update({
         where: { id: cluster.id },
         data: {
           name: input.name,
@@ -128,43 +136,83 @@ export class ClustersService {
           cpuThreshold: routing.cpuThreshold,
           memoryThreshold: routing.memoryThreshold,
         },
-        include: { _count: { select: { members: true } } },
       });
-      await this.state.bumpConfigVersion(cluster.id);
-      this.logger.log(`cluster ${cluster.id} updated by user ${user.id}`);
-      return toClusterView(updated);
     } catch (e) {
       if (isUniqueViolation(e)) throw conflict(`a cluster named "${input.name}" already exists`, 'name');
       throw e;
     }
+    await this.state.bumpConfigVersion(cluster.id);
+    await this.audit.record(user, { clusterId: cluster.id, action: 'cluster.update', targetType: 'cluster', targetId: cluster.id, detail: input as Record<string, unknown> });
+    this.logger.log(`cluster ${cluster.id} updated by user ${user.id}`);
+    return this.get(user, cluster.id);
+  }
+
+  /** Deletes the cluster with its members, data sources, roles, and its queue, keys and ACL users in Redis. */
+  async remove(user: AuthUser, ref: string) {
+    const cluster = await this.resolve(user, ref, 'id');
+    const members = await this.prisma.member.findMany({ where: { clusterId: cluster.id }, select: { id: true } });
+    await this.prisma.cluster.delete({ where: { id: cluster.id } });
+    await this.queue.obliterate(cluster.id);
+    await this.state.removeKeys(cluster.id);
+    for (const m of members) await this.acl.revoke(m.id);
+    await this.audit.record(user, { clusterId: cluster.id, action: 'cluster.delete', targetType: 'cluster', targetId: cluster.id, detail: { name: cluster.name } });
+    this.logger.log(`cluster ${cluster.id} deleted by user ${user.id}`);
   }
 
   async list(user: AuthUser) {
-    const clusters = await this.prisma.cluster.findMany({ where: { ownerId: user.id }, include: { _count: { select: { members: true } } }, orderBy: { name: 'asc' } });
-    return clusters.map(toClusterView);
+    const clusters = await this.prisma.cluster.findMany({
+      where: { roles: { some: { userId: user.id } } },
+      include: { members: { select: { id: true, name: true, isPrimary: true, enabled: true, joinOrder: true } }, roles: { where: { userId: user.id } } },
+      orderBy: { name: 'asc' },
+    });
+    return Promise.all(
+      clusters.map(async (c) => {
+        const states = await this.state.memberStates(c.id, c.members);
+        return toClusterView({ ...c, role: c.roles[0].role as Role, memberCount: c.members.length, onlineCount: states.filter((s) => s.online).length });
+      }),
+    );
   }
 
   async get(user: AuthUser, ref: string) {
-    const cluster = await this.resolve(user, ref, 'id');
-    const count = await this.prisma.member.count({ where: { clusterId: cluster.id } });
-    return toClusterView({ ...cluster, _count: { members: count } });
+    const cluster = await this.resolve(user, ref, 'id', 'user');
+    const members = await this.memberRows(cluster.id);
+    const states = await this.state.memberStates(cluster.id, members);
+    return toClusterView({ ...cluster, memberCount: members.length, onlineCount: states.filter((s) => s.online).length });
+  }
+
+  private memberRows(clusterId: string) {
+    return this.prisma.member.findMany({ where: { clusterId }, orderBy: { joinOrder: 'asc' } });
   }
 
   private loadWithMembers(user: AuthUser, ref: string) {
-    const where = UUID.test(ref) ? { OR: [{ id: ref }, { name: ref }] } : { name: ref };
-    return this.prisma.cluster.findFirst({ where: { ...where, ownerId: user.id }, include: { members: { orderBy: { joinOrder: 'asc' } } } });
+    const where = isUuid(ref) ? { OR: [{ id: ref }, { name: ref }] } : { name: ref };
+    return this.prisma.cluster.findFirst({ where: { ...where, roles: { some: { userId: user.id } } }, include: { members: { orderBy: { joinOrder: 'asc' } } } });
   }
 
   /** The cluster with its members, for routing; remembered until the cluster's config changes. */
   async withMembers(user: AuthUser, ref: string) {
     const cluster = await this.routable.get(`${user.id}:${ref}`, () => this.loadWithMembers(user, ref));
-    if (!cluster) throw notFound(`no cluster "${ref}" that you can manage`, 'id');
+    if (!cluster) throw notFound(`no cluster "${ref}" that you can see`, 'id');
     return cluster;
   }
 
-  async members(user: AuthUser, ref: string) {
+  /** Members with their live status (presence), in join order. */
+  async members(user: AuthUser, ref: string): Promise<MemberStatusView[]> {
     const cluster = await this.resolve(user, ref, 'id');
-    const members = await this.prisma.member.findMany({ where: { clusterId: cluster.id }, orderBy: { joinOrder: 'asc' } });
-    return members.map(toMemberView);
+    const members = await this.memberRows(cluster.id);
+    const presence = await this.state.presence(cluster.id, members.map((m) => m.id));
+    return members.map((m) => {
+      const p = presence.get(m.id);
+      return {
+        ...toMemberView(m),
+        online: !!p && !p.draining,
+        draining: !!p?.draining,
+        lastHeartbeat: p ? new Date(p.at).toISOString() : null,
+        cpu: p?.cpu ?? null,
+        memory: p?.memory ?? null,
+        activeJobs: p?.activeJobs ?? null,
+        version: p?.version ?? null,
+      };
+    });
   }
 }

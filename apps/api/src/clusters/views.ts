@@ -40,12 +40,14 @@ export const routingOf = (c: Pick<ClusterRow, 'routingMode' | 'cpuThreshold' | '
   memoryThreshold: c.memoryThreshold,
 });
 
-export const toClusterView = (c: ClusterRow & { _count: { members: number } }): ClusterView => ({
+export const toClusterView = (c: ClusterRow & { memberCount: number; onlineCount: number; role: 'admin' | 'user' }): ClusterView => ({
   id: c.id,
   name: c.name,
   description: c.description,
   contact: c.contact,
-  memberCount: c._count.members,
+  memberCount: c.memberCount,
+  onlineCount: c.onlineCount,
+  role: c.role,
   routing: routingOf(c),
   createdAt: c.createdAt.toISOString(),
 });

@@ -11,8 +11,9 @@ import type { AuthUser } from '../auth/auth.service';
 import { PrismaService } from '../database/prisma.service';
 import { Prisma } from '../generated/prisma/client';
 import { isUniqueViolation } from '../database/errors';
-import { badRequest, conflict, notFound } from '../http/errors';
-import { ClustersService } from '../clusters/clusters.service';
+import { badRequest, conflict, forbidden, notFound } from '../http/errors';
+import { AccessService } from '../access/access.service';
+import { AuditService } from '../audit/audit.service';
 import { ClusterStateService } from '../cluster-state/cluster-state.service';
 import { firstIssue } from '../http/zod-issue';
 import { VersionedCache } from '../cluster-state/versioned-cache';
@@ -38,20 +39,22 @@ export class DataSourcesService {
 
   constructor(
     private readonly prisma: PrismaService,
-    private readonly clusters: ClustersService,
+    private readonly access: AccessService,
+    private readonly audit: AuditService,
     private readonly state: ClusterStateService,
   ) {
     this.rows = new VersionedCache(state, (row) => row.clusterId);
   }
 
   async create(user: AuthUser, clusterRef: string, input: CreateDataSourceRequest): Promise<DataSourceView> {
-    const cluster = await this.clusters.resolve(user, clusterRef, 'id');
+    const cluster = await this.access.cluster(user, clusterRef, 'admin');
     const credentials = 'credentials' in input ? sealForCluster(cluster.publicKey, JSON.stringify(input.credentials)) : null;
     try {
       const row = await this.prisma.dataSource.create({
         data: { clusterId: cluster.id, name: input.name, type: input.type, connection: input.connection, credentials: credentials ?? Prisma.DbNull },
       });
       await this.state.bumpConfigVersion(cluster.id);
+      await this.audit.record(user, { clusterId: cluster.id, action: 'datasource.create', targetType: 'datasource', targetId: row.id, detail: { name: row.name, type: row.type } });
       this.logger.log(`data source ${row.id} (${row.type}) created in cluster ${cluster.id}`);
       return toDataSourceView(row);
     } catch (e) {
@@ -60,24 +63,65 @@ export class DataSourcesService {
     }
   }
 
+  /** Admins see every data source of the cluster; Users see those they were added to. */
   async list(user: AuthUser, clusterRef: string) {
-    const cluster = await this.clusters.resolve(user, clusterRef, 'id');
-    const rows = await this.prisma.dataSource.findMany({ where: { clusterId: cluster.id }, orderBy: { name: 'asc' } });
+    const cluster = await this.access.cluster(user, clusterRef, 'user');
+    const rows = await this.prisma.dataSource.findMany({
+      where: { clusterId: cluster.id, ...(cluster.role === 'admin' ? {} : { users: { some: { userId: user.id } } }) },
+      orderBy: { name: 'asc' },
+    });
     return rows.map(toDataSourceView);
   }
 
-  /** The data source with its cluster and members, if the user may use it; otherwise "not found". */
-  async find(user: AuthUser, id: string) {
+  /**
+   * The data source with its cluster and members, if the user may use it ('use': an admin of the cluster,
+   * or a User added to the data source) or manage it ('admin'). No role on the cluster: "not found".
+   */
+  async find(user: AuthUser, id: string, need: 'use' | 'admin' = 'use') {
     const row = await this.rows.get(id, () => this.loadFromDb(id));
-    if (!row || row.cluster.ownerId !== user.id) throw notFound(`no data source ${id} that you can use`, 'id');
+    const role = row?.cluster.roles.find((r) => r.userId === user.id)?.role;
+    if (!row || !role) throw notFound(`no data source ${id} that you can see`, 'id');
+    if (role !== 'admin') {
+      if (need === 'admin') this.access.check(row.cluster.name, 'user', 'admin');
+      if (!row.users.some((u) => u.userId === user.id)) throw forbidden(`you may not use data source "${row.name}": ask an admin of cluster "${row.cluster.name}" to add you`);
+    }
     return row;
   }
 
   private loadFromDb(id: string) {
     return this.prisma.dataSource.findUnique({
       where: { id },
-      include: { cluster: { include: { members: { orderBy: { joinOrder: 'asc' } } } } },
+      include: { users: { select: { userId: true } }, cluster: { include: { members: { orderBy: { joinOrder: 'asc' } }, roles: { select: { userId: true, role: true } } } } },
     });
+  }
+
+  async users(user: AuthUser, id: string) {
+    const ds = await this.find(user, id, 'admin');
+    const rows = await this.prisma.dataSourceUser.findMany({ where: { dataSourceId: ds.id }, include: { user: true }, orderBy: { createdAt: 'asc' } });
+    return rows.map((r) => ({ userId: r.userId, email: r.user.email, addedAt: r.createdAt.toISOString() }));
+  }
+
+  /** Lets a User of the cluster use this data source. */
+  async addUser(user: AuthUser, id: string, email: string) {
+    const ds = await this.find(user, id, 'admin');
+    const target = await this.prisma.user.findUnique({ where: { email }, include: { roles: { where: { clusterId: ds.clusterId } } } });
+    if (!target || target.roles.length === 0) throw notFound(`${email} has no role on cluster "${ds.cluster.name}": grant them the User role first`, 'email');
+    const row = await this.prisma.dataSourceUser.upsert({
+      where: { dataSourceId_userId: { dataSourceId: ds.id, userId: target.id } },
+      create: { dataSourceId: ds.id, userId: target.id },
+      update: {},
+    });
+    await this.state.bumpConfigVersion(ds.clusterId);
+    await this.audit.record(user, { clusterId: ds.clusterId, action: 'datasource.user.add', targetType: 'datasource', targetId: ds.id, detail: { email } });
+    return { userId: target.id, email: target.email, addedAt: row.createdAt.toISOString() };
+  }
+
+  async removeUser(user: AuthUser, id: string, email: string) {
+    const ds = await this.find(user, id, 'admin');
+    const removed = await this.prisma.dataSourceUser.deleteMany({ where: { dataSourceId: ds.id, user: { email } } });
+    if (removed.count === 0) throw notFound(`${email} is not a user of data source "${ds.name}"`, 'email');
+    await this.state.bumpConfigVersion(ds.clusterId);
+    await this.audit.record(user, { clusterId: ds.clusterId, action: 'datasource.user.remove', targetType: 'datasource', targetId: ds.id, detail: { email } });
   }
 
   async get(user: AuthUser, id: string) {
@@ -85,7 +129,7 @@ export class DataSourcesService {
   }
 
   async update(user: AuthUser, id: string, input: UpdateDataSourceRequest): Promise<DataSourceView> {
-    const current = await this.find(user, id);
+    const current = await this.find(user, id, 'admin');
     const data: Prisma.DataSourceUpdateInput = {};
     if (input.name !== undefined) data.name = input.name;
     if (input.connection !== undefined) {
@@ -104,6 +148,13 @@ export class DataSourcesService {
     try {
       const row = await this.prisma.dataSource.update({ where: { id }, data });
       await this.state.bumpConfigVersion(current.clusterId);
+      await this.audit.record(user, {
+        clusterId: current.clusterId,
+        action: 'datasource.update',
+        targetType: 'datasource',
+        targetId: id,
+        detail: { name: row.name, changed: Object.keys(input) },
+      });
       return toDataSourceView(row);
     } catch (e) {
       if (isUniqueViolation(e)) throw conflict(`the cluster already has a data source named "${input.name}"`, 'name');
@@ -112,9 +163,10 @@ export class DataSourcesService {
   }
 
   async remove(user: AuthUser, id: string) {
-    const current = await this.find(user, id);
+    const current = await this.find(user, id, 'admin');
     await this.prisma.dataSource.delete({ where: { id } });
     await this.state.bumpConfigVersion(current.clusterId);
+    await this.audit.record(user, { clusterId: current.clusterId, action: 'datasource.delete', targetType: 'datasource', targetId: id, detail: { name: current.name } });
     this.logger.log(`data source ${id} deleted from cluster ${current.clusterId}`);
   }
 }

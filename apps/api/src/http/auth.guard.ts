@@ -5,6 +5,7 @@ import { AuthService, type AuthUser } from '../auth/auth.service';
 import { AgentAuthService, type AuthMember } from '../agents/agent-auth.service';
 import { ENDPOINT, type EndpointSpec } from './endpoint';
 import { forbidden, unauthorized } from './errors';
+import { readCookie, SESSION_COOKIE } from '../auth/cookies';
 
 type AuthedRequest = FastifyRequest & { user?: AuthUser; member?: AuthMember };
 
@@ -14,6 +15,9 @@ export function bearer(req: FastifyRequest): string | null {
   const match = /^Bearer\s+(\S+)$/i.exec(header);
   return match ? match[1] : null;
 }
+
+/** The caller's token: a bearer token (CLI, agents, scripts) or the portal's session cookie. */
+export const requestToken = (req: FastifyRequest) => bearer(req) ?? readCookie(req, SESSION_COOKIE);
 
 /** Every route declares who may call it (see Endpoint); a route that does not is refused, never open. */
 @Injectable()
@@ -29,7 +33,7 @@ export class AuthGuard implements CanActivate {
     if (!spec) throw forbidden('this route declares no access rule');
     if (spec.auth === 'public') return true;
     const req = context.switchToHttp().getRequest<AuthedRequest>();
-    const token = bearer(req);
+    const token = spec.auth === 'user' ? requestToken(req) : bearer(req);
     if (!token) throw unauthorized('missing bearer token: sign in and send Authorization: Bearer <token>');
     if (spec.auth === 'user') {
       const user = await this.users.verify(token);
