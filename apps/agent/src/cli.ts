@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { VERSION } from '@gateway/domain';
 import { install } from './commands/install';
 import { run } from './commands/run';
+import { registerAdminCommands } from './commands/admin';
 import { CliError } from './errors';
 
 const out = (line: string) => process.stdout.write(line + '\n');
@@ -39,6 +40,7 @@ export function buildProgram() {
     .option('--config <file>', 'the agent config written by install (default: ~/.gateway/agent.json)')
     .action(async (opts) => run(opts));
 
+  registerAdminCommands(program, out);
   return program;
 }
 

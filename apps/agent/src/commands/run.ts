@@ -1,14 +1,23 @@
 import pino from 'pino';
 import { readAgentConfig, resolveConfigPath } from '../agent-config';
 import { Agent } from '../runtime/agent';
+import { CliError } from '../errors';
 
 /** `gateway run`: the agent process, until SIGTERM or SIGINT. */
 export async function run(opts: { config?: string }) {
   const config = readAgentConfig(resolveConfigPath(opts.config));
   const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'agent', clusterId: config.clusterId, memberId: config.memberId } });
-  const agent = new Agent(config, log);
+  let removed: string | null = null;
+  let done: () => void = () => undefined;
+  const agent = new Agent(config, log, {
+    onRemoved: (reason) => {
+      removed = reason;
+      done();
+    },
+  });
   await agent.start();
   await new Promise<void>((resolve) => {
+    done = resolve;
     const stop = (signal: string) => {
       log.info({ signal }, 'stopping: presence withdrawn, finishing active jobs');
       void agent.stop().then(resolve);
@@ -17,4 +26,5 @@ export async function run(opts: { config?: string }) {
     process.once('SIGINT', () => stop('SIGINT'));
   });
   log.info('stopped');
+  if (removed) throw new CliError(removed);
 }

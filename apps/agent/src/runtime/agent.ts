@@ -19,10 +19,12 @@ import { route, serves } from '@gateway/routing';
 import type { AgentConfig } from '../agent-config';
 import { ConnectorCache, ConnectorError } from '../connectors';
 import { LoadSampler } from './load';
-import { MemberSession } from './member-session';
+import { MemberRemovedError, MemberSession } from './member-session';
 
 export interface AgentOptions {
   concurrency?: number;
+  /** Called once the API says this member was removed; the agent has stopped by then. */
+  onRemoved?: (reason: string) => void;
   /** How long SIGTERM waits for active jobs before giving up on them. */
   drainMs?: number;
 }
@@ -137,6 +139,12 @@ export class Agent {
       this.view = next;
       this.log.info({ configVersion: next.configVersion, routing: next.cluster.routing }, 'picked up a cluster config change');
     } catch (e) {
+      if (e instanceof MemberRemovedError) {
+        this.log.error({ err: e.message }, 'this member was removed from its cluster: stopping');
+        await this.stop();
+        this.options.onRemoved?.(e.message);
+        return;
+      }
       this.log.warn({ err: (e as Error).message }, 'could not fetch the cluster config; keeping the previous one');
     }
   }

@@ -4,6 +4,9 @@ import { ApiClient, ApiError } from '../api-client';
 import type { AgentConfig } from '../agent-config';
 import { CliError } from '../errors';
 
+/** The API no longer knows this member: it was removed, or its cluster deleted. */
+export class MemberRemovedError extends CliError {}
+
 /** The member's authenticated session with the API: a short-lived token got by signing a nonce. */
 export class MemberSession {
   private readonly api: ApiClient;
@@ -19,7 +22,7 @@ export class MemberSession {
       challenge = AgentChallenge.parse(await this.api.request('POST', '/api/agents/challenge', { memberId: this.config.memberId }));
     } catch (e) {
       if (e instanceof ApiError && e.status === 404) {
-        throw new CliError(`member ${this.config.memberName} (${this.config.memberId}) is not registered any more: it was removed from cluster ${this.config.clusterName}; install again`);
+        throw new MemberRemovedError(`member ${this.config.memberName} (${this.config.memberId}) is not registered any more: it was removed from cluster ${this.config.clusterName}; install again`);
       }
       throw e;
     }

@@ -1,0 +1,214 @@
+import type { Command } from 'commander';
+import type { AuditEventView, ClusterView, DataSourceView, MemberStatusView, RoleView, TokenResponse } from '@gateway/domain';
+import { ApiClient, ApiError, parseApiUrl } from '../api-client';
+import { forgetCredentials, loadCredentials, resolveAccess, saveCredentials } from '../credentials';
+import { CliError } from '../errors';
+import { table } from '../table';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface Common {
+  api?: string;
+  token?: string;
+  json?: boolean;
+}
+
+type Out = (line: string) => void;
+
+const client = (opts: Common) => {
+  const { apiUrl, token } = resolveAccess(opts);
+  return new ApiClient(apiUrl, token);
+};
+const enc = encodeURIComponent;
+
+function print(out: Out, opts: Common, value: unknown, render: () => string) {
+  out(opts.json ? JSON.stringify(value, null, 2) : render());
+}
+
+function parseBool(v: string, flag: string): boolean {
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  throw new CliError(`${flag} must be true or false, not "${v}"`, 2);
+}
+
+function parsePercent(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 100) throw new CliError(`${flag} must be a whole number from 0 (off) to 100, not "${v}"`, 2);
+  return n;
+}
+
+/** Finds a member by id, by "<cluster>/<member name>", or by a name unique among the clusters you administer. */
+async function resolveMember(api: ApiClient, ref: string): Promise<MemberStatusView> {
+  if (UUID.test(ref)) {
+    const clusters = await api.request<ClusterView[]>('GET', '/api/clusters');
+    for (const c of clusters.filter((c) => c.role === 'admin')) {
+      const m = (await api.request<MemberStatusView[]>('GET', `/api/clusters/${c.id}/members`)).find((x) => x.id === ref);
+      if (m) return m;
+    }
+    throw new CliError(`no member ${ref} in a cluster you administer`);
+  }
+  const slash = ref.lastIndexOf('/');
+  const [clusterRef, name] = slash > 0 ? [ref.slice(0, slash), ref.slice(slash + 1)] : [null, ref];
+  const clusters = clusterRef ? [{ id: clusterRef, name: clusterRef }] : (await api.request<ClusterView[]>('GET', '/api/clusters')).filter((c) => c.role === 'admin');
+  const found: MemberStatusView[] = [];
+  for (const c of clusters) {
+    const members = await api.request<MemberStatusView[]>('GET', `/api/clusters/${enc(c.id)}/members`);
+    found.push(...members.filter((m) => m.name === name));
+  }
+  if (found.length === 0) throw new CliError(`no member named "${name}"${clusterRef ? ` in cluster "${clusterRef}"` : ' in the clusters you administer'}`);
+  if (found.length > 1) throw new CliError(`several clusters have a member named "${name}": write it as <cluster>/${name} or use its id`);
+  return found[0];
+}
+
+const statusOf = (m: MemberStatusView) => (m.online ? 'online' : m.draining ? 'draining' : 'offline');
+const ago = (iso: string | null) => (iso ? `${Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 100) / 10)} s ago` : null);
+
+/** The admin commands (the reference product's PowerShell scripts). */
+export function registerAdminCommands(program: Command, out: Out) {
+  const common = (c: Command) =>
+    c.option('--api <url>', 'the control plane URL (default: from "gateway login", or GATEWAY_API)').option('--token <token>', 'an access token (default: from "gateway login", or GATEWAY_TOKEN)').option('--json', 'print JSON');
+
+  program
+    .command('login')
+    .description('Sign in and remember the API address and token for the admin commands (~/.gateway/credentials.json, mode 0600).')
+    .requiredOption('--api <url>', 'the control plane URL')
+    .requiredOption('--email <email>', 'your account email')
+    .option('--password <password>', 'your password (or GATEWAY_PASSWORD)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { api: string; email: string; password?: string; json?: boolean }) => {
+      const password = opts.password ?? process.env.GATEWAY_PASSWORD;
+      if (!password) throw new CliError('--password is required (or set GATEWAY_PASSWORD)', 2);
+      const apiUrl = parseApiUrl(opts.api);
+      const r = await new ApiClient(apiUrl).request<TokenResponse>('POST', '/api/auth/login', { email: opts.email, password });
+      saveCredentials({ apiUrl, token: r.token, email: r.user.email });
+      print(out, opts, { email: r.user.email, apiUrl, expiresAt: r.expiresAt }, () => `Signed in to ${apiUrl} as ${r.user.email} (until ${r.expiresAt}).`);
+    });
+
+  program
+    .command('logout')
+    .description('Revoke the remembered token and forget it.')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const stored = loadCredentials();
+      if (!stored) throw new CliError('not signed in');
+      try {
+        await new ApiClient(stored.apiUrl, stored.token).request('POST', '/api/auth/logout');
+      } catch (e) {
+        // An expired or revoked token is as good as logged out; anything else is worth reporting.
+        if (!(e instanceof ApiError && e.status === 401)) throw e;
+      }
+      forgetCredentials();
+      print(out, opts, { ok: true }, () => `Signed out of ${stored.apiUrl}.`);
+    });
+
+  common(program.command('clusters').description('List the clusters you can see, with their members online and routing mode.')).action(async (opts: Common) => {
+    const clusters = await client(opts).request<ClusterView[]>('GET', '/api/clusters');
+    print(out, opts, clusters, () =>
+      table(['NAME', 'ID', 'ROLE', 'ONLINE', 'ROUTING', 'DESCRIPTION'], clusters.map((c) => [c.name, c.id, c.role, `${c.onlineCount}/${c.memberCount}`, c.routing.mode, c.description])),
+    );
+  });
+
+  common(program.command('members <cluster>').description('List the members of a cluster (by id or name) with their online status.')).action(async (cluster: string, opts: Common) => {
+    const members = await client(opts).request<MemberStatusView[]>('GET', `/api/clusters/${enc(cluster)}/members`);
+    print(out, opts, members, () =>
+      table(
+        ['NAME', 'ID', 'STATUS', 'ENABLED', 'PRIMARY', 'VERSION', 'HOST', 'HEARTBEAT', 'CPU%', 'MEM%'],
+        members.map((m) => [m.name, m.id, statusOf(m), m.enabled, m.primary, m.version ?? m.agentVersion, m.hostName, ago(m.lastHeartbeat), m.cpu, m.memory]),
+      ),
+    );
+  });
+
+  const member = program.command('member').description('Change, promote or remove a member (by id, <cluster>/<name>, or a unique name).');
+  common(member.command('set <member>').description('Enable or disable a member, rename it or describe it.'))
+    .option('--enabled <bool>', 'true or false')
+    .option('--name <name>', 'a new name')
+    .option('--description <text>', 'a description')
+    .action(async (ref: string, opts: Common & { enabled?: string; name?: string; description?: string }) => {
+      const body: Record<string, unknown> = {};
+      if (opts.enabled !== undefined) body.enabled = parseBool(opts.enabled, '--enabled');
+      if (opts.name !== undefined) body.name = opts.name;
+      if (opts.description !== undefined) body.description = opts.description;
+      if (Object.keys(body).length === 0) throw new CliError('nothing to change: give --enabled, --name or --description', 2);
+      const api = client(opts);
+      const m = await resolveMember(api, ref);
+      const updated = await api.request<MemberStatusView>('PATCH', `/api/members/${m.id}`, body);
+      print(out, opts, updated, () => `Member "${updated.name}" (${updated.id}): enabled ${updated.enabled}, primary ${updated.primary}.`);
+    });
+  common(member.command('promote <member>').description('Make a member the primary of its cluster.')).action(async (ref: string, opts: Common) => {
+    const api = client(opts);
+    const m = await resolveMember(api, ref);
+    const updated = await api.request<MemberStatusView>('POST', `/api/members/${m.id}/promote`);
+    print(out, opts, updated, () => `Member "${updated.name}" is now the primary of its cluster.`);
+  });
+  common(member.command('remove <member>').description('Remove a member from its cluster (not the primary: promote another first).')).action(async (ref: string, opts: Common) => {
+    const api = client(opts);
+    const m = await resolveMember(api, ref);
+    await api.request('DELETE', `/api/members/${m.id}`);
+    print(out, opts, { removed: m.id, name: m.name }, () => `Removed member "${m.name}" (${m.id}).`);
+  });
+
+  const cluster = program.command('cluster').description('Change or remove a cluster.');
+  common(cluster.command('set <cluster>').description('Change a cluster\'s routing, thresholds, name, description or contact.'))
+    .option('--routing <mode>', 'primary or distribute')
+    .option('--cpu-threshold <percent>', 'skip a member above this CPU % while another can serve (0 = off)')
+    .option('--memory-threshold <percent>', 'skip a member above this memory % while another can serve (0 = off)')
+    .option('--name <name>', 'a new name')
+    .option('--description <text>', 'a description')
+    .option('--contact <text>', 'a contact')
+    .action(async (ref: string, opts: Common & { routing?: string; cpuThreshold?: string; memoryThreshold?: string; name?: string; description?: string; contact?: string }) => {
+      const routing: Record<string, unknown> = {};
+      if (opts.routing !== undefined) {
+        if (opts.routing !== 'primary' && opts.routing !== 'distribute') throw new CliError(`--routing must be primary or distribute, not "${opts.routing}"`, 2);
+        routing.mode = opts.routing;
+      }
+      if (opts.cpuThreshold !== undefined) routing.cpuThreshold = parsePercent(opts.cpuThreshold, '--cpu-threshold');
+      if (opts.memoryThreshold !== undefined) routing.memoryThreshold = parsePercent(opts.memoryThreshold, '--memory-threshold');
+      const body: Record<string, unknown> = {};
+      if (Object.keys(routing).length) body.routing = routing;
+      for (const k of ['name', 'description', 'contact'] as const) if (opts[k] !== undefined) body[k] = opts[k];
+      if (Object.keys(body).length === 0) throw new CliError('nothing to change: give --routing, --cpu-threshold, --memory-threshold, --name, --description or --contact', 2);
+      const c = await client(opts).request<ClusterView>('PATCH', `/api/clusters/${enc(ref)}`, body);
+      print(out, opts, c, () => `Cluster "${c.name}": routing ${c.routing.mode}, CPU threshold ${c.routing.cpuThreshold}, memory threshold ${c.routing.memoryThreshold}.`);
+    });
+  common(cluster.command('remove <cluster>').description('Delete a cluster with its members and data sources.'))
+    .option('--yes', 'confirm: the cluster, its members, data sources and queued work are deleted')
+    .action(async (ref: string, opts: Common & { yes?: boolean }) => {
+      if (!opts.yes) throw new CliError(`this deletes cluster "${ref}" with its members and data sources: add --yes to confirm`, 2);
+      const api = client(opts);
+      const c = await api.request<ClusterView>('GET', `/api/clusters/${enc(ref)}`);
+      await api.request('DELETE', `/api/clusters/${c.id}`);
+      print(out, opts, { removed: c.id, name: c.name }, () => `Deleted cluster "${c.name}" (${c.id}).`);
+    });
+
+  const admins = program.command('admins').description('List, grant or revoke the administrators of a cluster.');
+  common(admins.command('list <cluster>').description('Who has which role on the cluster.')).action(async (ref: string, opts: Common) => {
+    const roles = await client(opts).request<RoleView[]>('GET', `/api/clusters/${enc(ref)}/roles`);
+    print(out, opts, roles, () => table(['EMAIL', 'ROLE', 'SINCE'], roles.map((r) => [r.email, r.role, r.grantedAt])));
+  });
+  common(admins.command('add <cluster> <email>').description('Grant a user the Admin role (or --role user).'))
+    .option('--role <role>', 'admin (default) or user', 'admin')
+    .action(async (ref: string, email: string, opts: Common & { role: string }) => {
+      if (opts.role !== 'admin' && opts.role !== 'user') throw new CliError(`--role must be admin or user, not "${opts.role}"`, 2);
+      const r = await client(opts).request<RoleView>('PUT', `/api/clusters/${enc(ref)}/roles`, { email, role: opts.role });
+      print(out, opts, r, () => `${r.email} is now ${r.role === 'admin' ? 'an Admin' : 'a User'} of cluster "${ref}".`);
+    });
+  common(admins.command('remove <cluster> <email>').description('Revoke a user\'s role on the cluster (never the last admin).')).action(async (ref: string, email: string, opts: Common) => {
+    await client(opts).request('DELETE', `/api/clusters/${enc(ref)}/roles/${enc(email)}`);
+    print(out, opts, { revoked: email }, () => `${email} has no role on cluster "${ref}" any more.`);
+  });
+
+  common(program.command('datasources <cluster>').description('List the data sources of a cluster (never their credentials).')).action(async (ref: string, opts: Common) => {
+    const list = await client(opts).request<DataSourceView[]>('GET', `/api/clusters/${enc(ref)}/datasources`);
+    const where = (d: DataSourceView) => (d.type === 'sqlite' ? String(d.connection.path) : `${d.connection.host}:${d.connection.port}/${d.connection.database}`);
+    print(out, opts, list, () => table(['NAME', 'ID', 'TYPE', 'WHERE', 'CREDENTIALS'], list.map((d) => [d.name, d.id, d.type, where(d), d.hasCredentials ? 'sealed' : 'none'])));
+  });
+
+  common(program.command('audit <cluster>').description('The audit log of a cluster, newest first.'))
+    .option('--limit <n>', 'how many events (1-1000)', '50')
+    .action(async (ref: string, opts: Common & { limit: string }) => {
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new CliError(`--limit must be a whole number from 1 to 1000, not "${opts.limit}"`, 2);
+      const events = await client(opts).request<AuditEventView[]>('GET', `/api/clusters/${enc(ref)}/audit?limit=${limit}`);
+      print(out, opts, events, () => table(['WHEN', 'WHO', 'ACTION', 'TARGET', 'DETAIL'], events.map((e) => [e.at, e.actor, e.action, `${e.targetType}:${e.targetId ?? '-'}`, e.detail ? JSON.stringify(e.detail) : null])));
+    });
+}
