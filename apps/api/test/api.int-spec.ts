@@ -43,6 +43,16 @@ describe('health and documentation', () => {
       expect(served).toContain(path.replace(/\{(\w+)\}/g, ':$1').split('/').pop());
     }
     expect(r.body.paths['/api/clusters'].post.requestBody).toBeDefined();
+    // Every route documents its success response with a schema (204 has no body), and every body it takes.
+    for (const [path, ops] of Object.entries(r.body.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        const [status, success] = Object.entries(op.responses).find(([code]) => code.startsWith('2'))! as [string, { content?: { 'application/json': { schema: unknown } } }];
+        if (status !== '204') expect({ route: `${method} ${path}`, schema: !!success.content?.['application/json'].schema }).toEqual({ route: `${method} ${path}`, schema: true });
+        if (['post', 'put', 'patch'].includes(method) && (op as { requestBody?: unknown }).requestBody) {
+          expect((op as { requestBody: { content: { 'application/json': { schema: unknown } } } }).requestBody.content['application/json'].schema).toBeDefined();
+        }
+      }
+    }
   });
 
   it('serves the API explorer UI', async () => {
@@ -155,6 +165,17 @@ describe('clusters: create, join, member authentication', () => {
   });
 });
 
+/** A sign-in token written straight into the database, expired or revoked as asked. */
+async function sessionToken(over: { expiresAt?: Date; revokedAt?: Date }) {
+  const { PrismaService } = await import('../src/database/prisma.service');
+  const { hashToken, newToken, USER_TOKEN_PREFIX } = await import('../src/auth/tokens');
+  const prisma = api.handle.app.get(PrismaService);
+  const user = await prisma.user.findUniqueOrThrow({ where: { email: 'admin@example.com' } });
+  const t = newToken(USER_TOKEN_PREFIX);
+  await prisma.session.create({ data: { userId: user.id, tokenHash: hashToken(t), expiresAt: over.expiresAt ?? new Date(Date.now() + 3600_000), revokedAt: over.revokedAt } });
+  return t;
+}
+
 describe('bad input is a 4xx naming the problem, never a 500', () => {
   const validCluster = async (over: Record<string, unknown>) => ({
     name: 'Bad-' + Math.random().toString(36).slice(2),
@@ -176,6 +197,17 @@ describe('bad input is a 4xx naming the problem, never a 500', () => {
     ['a non-JSON content type', async () => ({ method: 'POST', path: '/api/auth/login', raw: 'email=a', headers: { 'content-type': 'text/plain' } }), 415, 'body'],
     ['no token', async () => ({ method: 'GET', path: '/api/clusters', token: null }), 401, undefined],
     ['a made-up token', async () => ({ method: 'GET', path: '/api/clusters', token: 'gwu_made-up' }), 401, undefined],
+    ['a token of an unknown kind', async () => ({ method: 'GET', path: '/api/clusters', token: 'abc.def.ghi' }), 401, undefined],
+    ['a malformed Authorization header', async () => ({ method: 'GET', path: '/api/clusters', token: null, headers: { authorization: 'Basic dXNlcjpwYXNz' } }), 401, undefined],
+    ['an expired token', async () => ({ method: 'GET', path: '/api/clusters', token: await sessionToken({ expiresAt: new Date(Date.now() - 1000) }) }), 401, undefined],
+    ['a revoked token', async () => ({ method: 'GET', path: '/api/clusters', token: await sessionToken({ revokedAt: new Date() }) }), 401, undefined],
+    ['a member token on a user route', async () => ({ method: 'GET', path: '/api/clusters', token: 'gwm_not-for-users' }), 401, undefined],
+    ['a query parameter out of range', async () => ({ method: 'GET', path: '/api/clusters/Sales/audit?limit=0' }), 400, 'limit'],
+    ['an unknown query parameter', async () => ({ method: 'GET', path: '/api/clusters/Sales/audit?sort=asc' }), 400, 'sort'],
+    ['an invalid role', async () => ({ method: 'PUT', path: '/api/clusters/Sales/roles', body: { email: 'admin@example.com', role: 'owner' } }), 400, 'role'],
+    ['an email path parameter that is not an email', async () => ({ method: 'DELETE', path: '/api/clusters/Sales/roles/not-an-email' }), 400, 'email'],
+    ['a token name that is empty', async () => ({ method: 'POST', path: '/api/tokens', body: { name: '' } }), 400, 'name'],
+    ['a token lifetime of zero days', async () => ({ method: 'POST', path: '/api/tokens', body: { name: 'x', expiresInDays: 0 } }), 400, 'expiresInDays'],
     ['a malformed member id', async () => ({ method: 'POST', path: '/api/agents/challenge', body: { memberId: 'not-a-uuid' } }), 400, 'memberId'],
     ['an unknown member id', async () => ({ method: 'POST', path: '/api/agents/challenge', body: { memberId: '00000000-0000-4000-8000-000000000000' } }), 404, 'memberId'],
     ['an unknown cluster', async () => ({ method: 'POST', path: '/api/clusters/join', body: { cluster: 'no-such-cluster' } }), 404, 'cluster'],
@@ -189,6 +221,8 @@ describe('bad input is a 4xx naming the problem, never a 500', () => {
     ['a bogus join challenge', async () => ({ method: 'POST', path: '/api/clusters/join/complete', body: { challengeId: '00000000-0000-4000-8000-000000000000', signature: 'AAAA', member: member('x') } }), 404, 'challengeId'],
     ['an unknown route', async () => ({ method: 'GET', path: '/api/nothing-here' }), 404, undefined],
   ];
+
+  it('has at least 25 cases', () => expect(cases.length).toBeGreaterThanOrEqual(25));
 
   it.each(cases)('%s', async (_label, make, status, field) => {
     const req = await make();
