@@ -12,10 +12,6 @@ const tokens: Record<'admin' | 'user' | 'stranger', string> = {} as never;
 const ids: Record<string, string> = {};
 const PASSWORD = 'long enough password';
 
-async function signIn(email: string) {
-  return (await call<{ token: string }>(api.url, 'POST', '/api/auth/login', { body: { email, password: PASSWORD } })).body.token;
-}
-
 async function inviteAndAccept(email: string) {
   const inv = await call<{ inviteToken: string }>(api.url, 'POST', '/api/users/invite', { token: tokens.admin, body: { email } });
   expect(inv.status).toBe(201);
