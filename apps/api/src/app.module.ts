@@ -28,6 +28,13 @@ import { AuditService } from './audit/audit.service';
 import { RolesController } from './roles/roles.controller';
 import { RolesService } from './roles/roles.service';
 import { RateLimitService } from './auth/rate-limit.service';
+import { DatasetsController } from './datasets/datasets.controller';
+import { DatasetsService } from './datasets/datasets.service';
+import { RefreshesController } from './refreshes/refreshes.controller';
+import { RefreshesService } from './refreshes/refreshes.service';
+import { RefreshRunsService } from './refreshes/refresh-runs.service';
+import { SchedulerService } from './refreshes/scheduler.service';
+import { ReconcilerService } from './refreshes/reconciler.service';
 
 @Module({})
 export class AppModule {
@@ -35,7 +42,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [DiscoveryModule],
-      controllers: [HealthController, AuthController, ClustersController, MembersController, RolesController, DataSourcesController, QueriesController, AgentsController],
+      controllers: [HealthController, AuthController, ClustersController, MembersController, RolesController, DataSourcesController, QueriesController, DatasetsController, RefreshesController, AgentsController],
       providers: [
         { provide: CONFIG, useValue: config },
         PrismaService,
@@ -54,6 +61,11 @@ export class AppModule {
         ReplyBus,
         DataSourcesService,
         QueryService,
+        DatasetsService,
+        RefreshesService,
+        RefreshRunsService,
+        SchedulerService,
+        ReconcilerService,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_INTERCEPTOR, useClass: ValidationInterceptor },
         { provide: APP_FILTER, useClass: ErrorFilter },

@@ -28,6 +28,8 @@ export async function createApp(config: Config, logDestination?: DestinationStre
   const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, trustProxy: true });
   // The API speaks JSON only: other bodies are refused with 415 rather than read as strings.
   adapter.getInstance().removeContentTypeParser(['text/plain']);
+  // Refresh chunks from agents arrive as raw bytes (gzip-compressed NDJSON).
+  adapter.getInstance().addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: 64 * 1024 * 1024 }, (_req, body, done) => done(null, body));
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: new PinoNestLogger(logger),
     abortOnError: false,

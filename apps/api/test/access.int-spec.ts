@@ -44,6 +44,11 @@ beforeAll(async () => {
   tokens.stranger = await inviteAndAccept('stranger@example.com');
   expect((await call(api.url, 'PUT', `/api/clusters/${ids.cluster}/roles`, { token: tokens.admin, body: { email: 'user@example.com', role: 'user' } })).status).toBe(200);
   expect((await call(api.url, 'PUT', `/api/datasources/${ids.ds}/users`, { token: tokens.admin, body: { email: 'user@example.com' } })).status).toBe(200);
+  const dataset = await call<{ id: string }>(api.url, 'POST', '/api/datasets', { token: tokens.admin, body: { dataSourceId: ids.ds, name: 'daily', query: 'SELECT 1' } });
+  expect(dataset.status).toBe(201);
+  ids.dataset = dataset.body.id;
+  const refresh = await call<{ id: string }>(api.url, 'POST', `/api/datasets/${ids.dataset}/refreshes`, { token: tokens.admin });
+  ids.refresh = refresh.body.id;
   const pat = await call<{ id: string }>(api.url, 'POST', '/api/tokens', { token: tokens.admin, body: { name: 'walk' } });
   ids.token = pat.body.id;
 }, 60_000);
@@ -91,6 +96,22 @@ const examples = (): Record<string, Example> => ({
   'DELETE /api/datasources/{id}/users/{email}': { path: `/api/datasources/${ids.ds}/users/user%40example.com` },
   'POST /api/datasources/{id}/query': { path: `/api/datasources/${ids.ds}/query`, body: { sql: 'SELECT 1' } },
   'POST /api/datasources/{id}/test': { path: `/api/datasources/${ids.ds}/test` },
+  'POST /api/datasets': { body: { dataSourceId: ids.ds, name: 'another', query: 'SELECT 2' } },
+  'GET /api/datasets': 'not-cluster-scoped',
+  'GET /api/datasets/{id}': { path: `/api/datasets/${ids.dataset}` },
+  'PATCH /api/datasets/{id}': { path: `/api/datasets/${ids.dataset}`, body: { query: 'SELECT 3' } },
+  'DELETE /api/datasets/{id}': { path: `/api/datasets/${ids.dataset}` },
+  'POST /api/datasets/{id}/refreshes': { path: `/api/datasets/${ids.dataset}/refreshes` },
+  'GET /api/datasets/{id}/refreshes': { path: `/api/datasets/${ids.dataset}/refreshes` },
+  'GET /api/datasets/{id}/data': { path: `/api/datasets/${ids.dataset}/data?format=csv` },
+  'GET /api/refreshes/{id}': { path: `/api/refreshes/${ids.refresh}` },
+  'POST /api/refreshes/{id}/cancel': { path: `/api/refreshes/${ids.refresh}/cancel` },
+  'POST /api/agents/refreshes/{id}/start': 'member-only',
+  'POST /api/agents/refreshes/{id}/chunks': 'member-only',
+  'POST /api/agents/refreshes/{id}/status': 'member-only',
+  'POST /api/agents/refreshes/{id}/complete': 'member-only',
+  'POST /api/agents/refreshes/{id}/fail': 'member-only',
+  'POST /api/agents/refreshes/{id}/cancelled': 'member-only',
   'POST /api/agents/challenge': 'member-only',
   'POST /api/agents/token': 'member-only',
   'GET /api/agents/config': 'member-only',
@@ -99,7 +120,20 @@ const examples = (): Record<string, Example> => ({
 });
 
 /** What a User of the cluster may do; everything else cluster-scoped is for Admins. */
-const USER_ALLOWED = new Set(['GET /api/clusters/{id}', 'POST /api/clusters/{id}/ping', 'GET /api/clusters/{id}/datasources', 'GET /api/datasources/{id}', 'POST /api/datasources/{id}/query', 'POST /api/datasources/{id}/test']);
+const USER_ALLOWED = new Set([
+  'GET /api/clusters/{id}',
+  'POST /api/clusters/{id}/ping',
+  'GET /api/clusters/{id}/datasources',
+  'GET /api/datasources/{id}',
+  'POST /api/datasources/{id}/query',
+  'POST /api/datasources/{id}/test',
+  'GET /api/datasets/{id}',
+  'POST /api/datasets/{id}/refreshes',
+  'GET /api/datasets/{id}/refreshes',
+  'GET /api/datasets/{id}/data',
+  'GET /api/refreshes/{id}',
+  'POST /api/refreshes/{id}/cancel',
+]);
 
 async function routes() {
   const doc = await call<{ paths: Record<string, Record<string, unknown>> }>(api.url, 'GET', '/api/openapi.json');
@@ -154,6 +188,8 @@ describe('access control over every route', () => {
     expect(c.status).toBe(200);
     expect(c.body.description).toBe('');
     expect(c.body.memberCount).toBe(1);
+    const d = await call<{ query: string }>(api.url, 'GET', `/api/datasets/${ids.dataset}`, { token: tokens.admin });
+    expect(d.body.query).toBe('SELECT 1');
   });
 });
 

@@ -59,6 +59,20 @@ describe('the migrated database matches schema.prisma', () => {
     await prisma.auditEvent.create({ data: { clusterId: cluster.id, actorId: user.id, actorEmail: user.email, action: 'x', targetType: 'cluster', targetId: cluster.id, detail: { a: 1 } } });
     await prisma.auditEvent.create({ data: { actorEmail: 'system', action: 'y', targetType: 'user' } });
     exercised.add('AuditEvent');
+    const dataset = await prisma.dataset.create({ data: { clusterId: cluster.id, dataSourceId: ds.id, name: 'daily', query: 'SELECT 1', cron: '0 6 * * *', timezone: 'Europe/Paris', nextRunAt: new Date() } });
+    exercised.add('Dataset');
+    const refresh = await prisma.refresh.create({ data: { datasetId: dataset.id, status: 'queued', trigger: 'schedule', scheduledFor: new Date(0), columns: [{ name: 'x' }] } });
+    await expect(prisma.refresh.create({ data: { datasetId: dataset.id, status: 'queued', trigger: 'schedule', scheduledFor: new Date(0) } })).rejects.toMatchObject({ code: 'P2002' });
+    await prisma.refresh.update({ where: { id: refresh.id }, data: { rows: { increment: 5_000_000_000n }, bytes: 10n, snapshotAttempt: 1 } });
+    exercised.add('Refresh');
+    await prisma.refreshAttempt.create({ data: { refreshId: refresh.id, number: 1, memberId: a.id, memberName: 'a', reason: 'primary', status: 'running' } });
+    exercised.add('RefreshAttempt');
+    await prisma.snapshotChunk.create({ data: { refreshId: refresh.id, attempt: 1, seq: 0, rows: 1, bytes: 3, data: new Uint8Array([1, 2, 3]) } });
+    exercised.add('SnapshotChunk');
+    const back = await prisma.refresh.findUniqueOrThrow({ where: { id: refresh.id }, include: { attempts: true, chunks: true, dataset: { include: { dataSource: true } } } });
+    expect(back.rows).toBe(5_000_000_000n);
+    expect(Buffer.from(back.chunks[0].data)).toEqual(Buffer.from([1, 2, 3]));
+    expect(back.dataset.dataSource?.id).toBe(ds.id);
     const invited = await prisma.user.create({ data: { email: 'invited@example.com', inviteTokenHash: 'ih', inviteExpiresAt: new Date() } });
     expect(invited.passwordHash).toBeNull();
     await prisma.session.create({ data: { userId: user.id, kind: 'pat', name: 'ci', tokenHash: 't2', expiresAt: new Date(), lastUsedAt: new Date() } });
@@ -80,6 +94,8 @@ describe('the migrated database matches schema.prisma', () => {
     expect(await prisma.memberSession.count()).toBe(0);
     expect(await prisma.challenge.count()).toBe(0);
     expect(await prisma.dataSource.count()).toBe(0);
+    expect(await prisma.dataset.count()).toBe(0);
+    expect(await prisma.snapshotChunk.count()).toBe(0);
     expect(await prisma.clusterRole.count()).toBe(0);
     expect(await prisma.dataSourceUser.count()).toBe(0);
     // The audit log outlives its cluster.

@@ -9,3 +9,4 @@ export * from './version';
 export * from './datasources';
 export * from './jobs';
 export * from './access';
+export * from './datasets';

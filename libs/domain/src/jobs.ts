@@ -7,7 +7,7 @@ import { DataSourceType } from './datasources';
  * Every key of a cluster shares the hash tag {clusterId}, so a cluster lives on one Redis Cluster shard,
  * and ACLs can confine a member to `<prefix>:{<clusterId>}:*`.
  */
-export const QUEUES = { live: 'live' } as const;
+export const QUEUES = { live: 'live', refresh: 'refresh' } as const;
 
 export const clusterKeyPrefix = (prefix: string, clusterId: string) => `${prefix}:{${clusterId}}`;
 export const clusterKeys = (prefix: string, clusterId: string) => {

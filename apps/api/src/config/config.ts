@@ -35,6 +35,13 @@ export const ConfigSchema = z.object({
   /** Agents' heartbeat period and the presence TTL: a member is offline once its presence is older than the TTL. */
   HEARTBEAT_MS: z.coerce.number().int().min(50).max(10_000).default(300),
   PRESENCE_TTL_MS: z.coerce.number().int().min(200).max(60_000).default(1200),
+  /** The largest snapshot a refresh may store, in bytes (compressed). */
+  SNAPSHOT_MAX_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024 * 1024),
+  /** How often the scheduler looks for due schedules, and the reconciler compares PostgreSQL with Redis. */
+  SCHEDULER_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(250),
+  RECONCILE_INTERVAL_MS: z.coerce.number().int().min(200).max(600_000).default(5_000),
+  /** A running refresh with no progress for this long is handed to another member. */
+  REFRESH_STALL_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(15_000),
   /** Skip creating and migrating the database at boot (when a release job does it). */
   SKIP_MIGRATIONS: bool.default(false),
 });

@@ -16,6 +16,10 @@ export interface EndpointSpec {
   body?: ZodType;
   response?: ZodType;
   status?: number;
+  /** For routes that answer something other than JSON: content type -> description. */
+  produces?: Record<string, string>;
+  /** For routes that take something other than JSON (e.g. application/octet-stream chunks). */
+  consumes?: string;
   /** Error statuses the route answers besides the common ones (400, 401). */
   errors?: number[];
 }

@@ -49,7 +49,11 @@ export function buildOpenApi(routes: RouteDoc[]) {
     }
     const status = String(spec.status ?? 200);
     const responses: Record<string, unknown> = {
-      [status]: { description: 'success', ...(spec.response ? { content: { 'application/json': { schema: schema(spec.response, 'output') } } } : {}) },
+      [status]: {
+        description: 'success',
+        ...(spec.response ? { content: { 'application/json': { schema: schema(spec.response, 'output') } } } : {}),
+        ...(spec.produces ? { content: Object.fromEntries(Object.entries(spec.produces).map(([type, description]) => [type, { schema: { type: 'string', description } }])) } : {}),
+      },
       400: { description: 'invalid input; `field` names it', content: errorContent },
     };
     if (spec.auth !== 'public') responses[401] = { description: 'missing, invalid or expired token', content: errorContent };
@@ -61,6 +65,7 @@ export function buildOpenApi(routes: RouteDoc[]) {
       ...(spec.auth === 'public' ? { security: [] } : {}),
       ...(parameters.length ? { parameters } : {}),
       ...(spec.body ? { requestBody: { required: true, content: { 'application/json': { schema: schema(spec.body, 'input') } } } } : {}),
+      ...(spec.consumes ? { requestBody: { required: true, content: { [spec.consumes]: { schema: { type: 'string', format: 'binary' } } } } } : {}),
       responses,
     };
   }

@@ -15,13 +15,27 @@ export class LiveQueueService implements OnModuleDestroy {
     this.connection.on('error', () => undefined);
   }
 
-  queue(clusterId: string): Queue {
-    let q = this.queues.get(clusterId);
+  queue(clusterId: string, name: (typeof QUEUES)[keyof typeof QUEUES] = QUEUES.live): Queue {
+    const key = `${clusterId}:${name}`;
+    let q = this.queues.get(key);
     if (!q) {
-      q = new Queue(QUEUES.live, { connection: this.connection, prefix: clusterKeys(this.config.REDIS_PREFIX, clusterId).bullPrefix });
-      this.queues.set(clusterId, q);
+      q = new Queue(name, { connection: this.connection, prefix: clusterKeys(this.config.REDIS_PREFIX, clusterId).bullPrefix });
+      q.on('error', () => undefined);
+      this.queues.set(key, q);
     }
     return q;
+  }
+
+  /** Queues a refresh with its retry policy; the job id is the refresh id, so queueing twice is harmless. */
+  async addRefresh(clusterId: string, refreshId: string, attempts: number, backoffMs: number) {
+    return this.queue(clusterId, QUEUES.refresh).add('refresh', { refreshId }, {
+      jobId: refreshId,
+      attempts,
+      backoff: { type: 'exponential', delay: backoffMs },
+      priority: 10,
+      removeOnComplete: { count: 1000 },
+      removeOnFail: { count: 1000 },
+    });
   }
 
   async add<N extends JobName>(clusterId: string, name: N, data: JobPayloads[N], jobId: string) {
@@ -36,9 +50,12 @@ export class LiveQueueService implements OnModuleDestroy {
 
   /** Drops a cluster's queue and its keys (cluster deletion). */
   async obliterate(clusterId: string) {
-    await this.queue(clusterId).obliterate({ force: true });
-    await this.queue(clusterId).close();
-    this.queues.delete(clusterId);
+    for (const name of Object.values(QUEUES)) {
+      const q = this.queue(clusterId, name);
+      await q.obliterate({ force: true });
+      await q.close();
+      this.queues.delete(`${clusterId}:${name}`);
+    }
   }
 
   async onModuleDestroy() {

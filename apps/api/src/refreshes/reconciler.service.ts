@@ -1,0 +1,70 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { QUEUES } from '@gateway/domain';
+import { CONFIG, type Config } from '../config/config';
+import { PrismaService } from '../database/prisma.service';
+import { LiveQueueService } from '../queue/live-queue.service';
+import { RefreshRunsService } from './refresh-runs.service';
+
+/** Time a refresh may wait for a member beyond its retry policy before it fails. */
+const QUEUE_ALLOWANCE_MS = 5 * 60_000;
+
+/**
+ * PostgreSQL is the source of truth for refreshes; Redis is the transport. The reconciler puts back on the
+ * queue every queued refresh whose job is missing (Redis restarted empty, say), and every running one whose
+ * member stopped reporting progress; and it fails, with a clear reason, refreshes that outlived their retry policy.
+ */
+@Injectable()
+export class ReconcilerService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(ReconcilerService.name);
+  private timer: NodeJS.Timeout | null = null;
+  private busy = false;
+
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly queues: LiveQueueService,
+    private readonly runs: RefreshRunsService,
+    @Inject(CONFIG) private readonly config: Config,
+  ) {}
+
+  onApplicationBootstrap() {
+    this.timer = setInterval(() => void this.reconcile(), this.config.RECONCILE_INTERVAL_MS);
+  }
+
+  onModuleDestroy() {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  async reconcile() {
+    if (this.busy) return { requeued: 0, failed: 0 };
+    this.busy = true;
+    let requeued = 0;
+    let failed = 0;
+    try {
+      const open = await this.prisma.refresh.findMany({ where: { status: { in: ['queued', 'running'] } }, include: { dataset: true }, take: 5000 });
+      const now = Date.now();
+      for (const r of open) {
+        const d = r.dataset;
+        const deadline = r.createdAt.getTime() + d.retryAttempts * (d.timeoutMs + d.retryBackoffMs * 2) + QUEUE_ALLOWANCE_MS;
+        if (now > deadline) {
+          await this.runs.finish(r.id, 'failed', `did not complete within its retry policy (${d.retryAttempts} attempts of at most ${d.timeoutMs} ms, plus waiting for a member)`);
+          failed += 1;
+          continue;
+        }
+        const job = await this.queues.queue(d.clusterId, QUEUES.refresh).getJob(r.id);
+        const state = job ? await job.getState() : 'missing';
+        const stalled = r.status === 'running' && r.lastProgressAt !== null && now - r.lastProgressAt.getTime() > this.config.REFRESH_STALL_MS;
+        if (state === 'missing' || state === 'unknown' || ((state === 'completed' || state === 'failed') && r.status === 'queued') || (stalled && state !== 'active')) {
+          if (job && state !== 'missing') await job.remove().catch(() => undefined);
+          await this.queues.addRefresh(d.clusterId, r.id, d.retryAttempts, d.retryBackoffMs);
+          requeued += 1;
+        }
+      }
+      if (requeued || failed) this.logger.log(`reconciled refreshes: ${requeued} queued again, ${failed} failed`);
+    } catch (e) {
+      this.logger.error(`reconcile failed: ${(e as Error).message}`);
+    } finally {
+      this.busy = false;
+    }
+    return { requeued, failed };
+  }
+}

@@ -1,0 +1,73 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { AuthUser } from '../auth/auth.service';
+import { PrismaService } from '../database/prisma.service';
+import { conflict, notFound } from '../http/errors';
+import { LiveQueueService } from '../queue/live-queue.service';
+import { AuditService } from '../audit/audit.service';
+import { DatasetsService } from '../datasets/datasets.service';
+import { toRefreshView } from '../datasets/views';
+
+export const REFRESH_INCLUDE = { attempts: true } as const;
+
+/** Refreshes as users see them: start one now, list the history, read one, cancel one. */
+@Injectable()
+export class RefreshesService {
+  private readonly logger = new Logger(RefreshesService.name);
+
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly queues: LiveQueueService,
+    private readonly datasets: DatasetsService,
+    private readonly audit: AuditService,
+  ) {}
+
+  /** Writes the refresh to PostgreSQL (the source of truth), then queues it on the cluster's refresh queue. */
+  async enqueue(refresh: { id: string }, dataset: { clusterId: string; retryAttempts: number; retryBackoffMs: number }) {
+    await this.queues.addRefresh(dataset.clusterId, refresh.id, dataset.retryAttempts, dataset.retryBackoffMs);
+  }
+
+  async refreshNow(user: AuthUser, datasetId: string) {
+    const dataset = await this.datasets.find(user, datasetId);
+    const refresh = await this.prisma.refresh.create({ data: { datasetId, status: 'queued', trigger: 'manual', triggeredBy: user.email }, include: REFRESH_INCLUDE });
+    await this.enqueue(refresh, dataset);
+    await this.audit.record(user, { clusterId: dataset.clusterId, action: 'dataset.refresh', targetType: 'dataset', targetId: datasetId, detail: { refreshId: refresh.id } });
+    this.logger.log(`refresh ${refresh.id} of dataset ${datasetId} queued by user ${user.id}`);
+    return toRefreshView(refresh);
+  }
+
+  async list(user: AuthUser, datasetId: string, limit: number) {
+    await this.datasets.find(user, datasetId);
+    const rows = await this.prisma.refresh.findMany({ where: { datasetId }, include: REFRESH_INCLUDE, orderBy: { createdAt: 'desc' }, take: limit });
+    return rows.map(toRefreshView);
+  }
+
+  private async find(user: AuthUser, id: string) {
+    const refresh = await this.prisma.refresh.findUnique({ where: { id }, include: { ...REFRESH_INCLUDE, dataset: true } });
+    if (!refresh) throw notFound(`no refresh ${id} that you can see`, 'id');
+    try {
+      await this.datasets.find(user, refresh.datasetId);
+    } catch {
+      throw notFound(`no refresh ${id} that you can see`, 'id');
+    }
+    return refresh;
+  }
+
+  async get(user: AuthUser, id: string) {
+    return toRefreshView(await this.find(user, id));
+  }
+
+  /** A queued refresh is cancelled at once; a running one is stopped by its agent at its next check. */
+  async cancel(user: AuthUser, id: string) {
+    const refresh = await this.find(user, id);
+    if (!['queued', 'running'].includes(refresh.status)) throw conflict(`refresh ${id} is already ${refresh.status}`, 'id');
+    if (refresh.status === 'queued') {
+      const done = await this.prisma.refresh.updateMany({ where: { id, status: 'queued' }, data: { status: 'cancelled', cancelRequested: true, finishedAt: new Date(), error: `cancelled by ${user.email}` } });
+      if (done.count === 1) await this.queues.queue(refresh.dataset.clusterId, 'refresh').remove(id).catch(() => undefined);
+      else await this.prisma.refresh.update({ where: { id }, data: { cancelRequested: true } });
+    } else {
+      await this.prisma.refresh.update({ where: { id }, data: { cancelRequested: true } });
+    }
+    await this.audit.record(user, { clusterId: refresh.dataset.clusterId, action: 'refresh.cancel', targetType: 'refresh', targetId: id });
+    return toRefreshView(await this.prisma.refresh.findUniqueOrThrow({ where: { id }, include: REFRESH_INCLUDE }));
+  }
+}

@@ -1,0 +1,53 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { nextTick } from '@gateway/domain';
+import { CONFIG, type Config } from '../config/config';
+import { PrismaService } from '../database/prisma.service';
+import { RefreshesService } from './refreshes.service';
+
+/**
+ * Fires schedules. Each tick is claimed in PostgreSQL by moving the dataset's nextRunAt with a compare-and-set,
+ * and the refresh row is unique per (dataset, tick): with several API instances a tick fires exactly once.
+ */
+@Injectable()
+export class SchedulerService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(SchedulerService.name);
+  private timer: NodeJS.Timeout | null = null;
+  private busy = false;
+
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly refreshes: RefreshesService,
+    @Inject(CONFIG) private readonly config: Config,
+  ) {}
+
+  onApplicationBootstrap() {
+    this.timer = setInterval(() => void this.tick(), this.config.SCHEDULER_INTERVAL_MS);
+  }
+
+  onModuleDestroy() {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  async tick(now = new Date()) {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      const due = await this.prisma.dataset.findMany({ where: { enabled: true, nextRunAt: { lte: now }, cron: { not: null } }, take: 500 });
+      for (const d of due) {
+        const tick = d.nextRunAt!;
+        const next = nextTick(d.cron!, d.timezone ?? 'UTC', now);
+        const claimed = await this.prisma.dataset.updateMany({ where: { id: d.id, nextRunAt: tick }, data: { nextRunAt: next } });
+        if (claimed.count !== 1) continue; // another API instance took this tick
+        const refresh = await this.prisma.refresh
+          .create({ data: { datasetId: d.id, status: 'queued', trigger: 'schedule', scheduledFor: tick } })
+          .catch((e: { code?: string }) => (e.code === 'P2002' ? null : Promise.reject(e)));
+        if (!refresh) continue;
+        await this.refreshes.enqueue(refresh, d);
+      }
+    } catch (e) {
+      this.logger.error(`scheduler tick failed: ${(e as Error).message}`);
+    } finally {
+      this.busy = false;
+    }
+  }
+}

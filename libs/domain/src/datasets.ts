@@ -1,0 +1,136 @@
+import { z } from 'zod';
+import parser from 'cron-parser';
+import { Id, Name } from './common';
+import { JobDataSource } from './jobs';
+
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The next tick of a cron expression in a time zone, strictly after `after`. */
+export function nextTick(cron: string, timezone: string, after: Date): Date {
+  return parser.parseExpression(cron, { currentDate: after, tz: timezone }).next().toDate();
+}
+
+export const Schedule = z
+  .object({
+    cron: z.string().trim().min(1).max(200),
+    timezone: z.string().trim().min(1).max(100).default('UTC'),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (!isTimeZone(s.timezone)) ctx.addIssue({ code: 'custom', path: ['timezone'], message: `"${s.timezone}" is not a known time zone (use an IANA name such as Europe/Paris)` });
+    try {
+      parser.parseExpression(s.cron, { tz: isTimeZone(s.timezone) ? s.timezone : 'UTC' });
+      if (s.cron.split(/\s+/).length < 5) throw new Error('too few fields');
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', path: ['cron'], message: `is not a valid cron expression (${(e as Error).message}); e.g. "0 6 * * *" for 06:00 daily` });
+    }
+  });
+export type Schedule = z.infer<typeof Schedule>;
+
+export const RetryPolicy = z
+  .object({ attempts: z.number().int().min(1).max(10), backoffMs: z.number().int().min(0).max(3_600_000) })
+  .strict();
+
+const datasetFields = {
+  name: Name,
+  query: z.string().trim().min(1, { error: 'must not be empty' }).max(100_000),
+  schedule: Schedule.nullable().optional(),
+  enabled: z.boolean().optional(),
+  retry: RetryPolicy.optional(),
+  retention: z.number().int().min(1).max(100).optional(),
+  timeoutMs: z.number().int().min(1_000).max(24 * 3_600_000).optional(),
+};
+
+export const CreateDatasetRequest = z.object({ dataSourceId: Id, ...datasetFields }).strict();
+export type CreateDatasetRequest = z.infer<typeof CreateDatasetRequest>;
+
+export const UpdateDatasetRequest = z
+  .object({
+    name: datasetFields.name.optional(),
+    query: datasetFields.query.optional(),
+    schedule: datasetFields.schedule,
+    enabled: datasetFields.enabled,
+    retry: datasetFields.retry,
+    retention: datasetFields.retention,
+    timeoutMs: datasetFields.timeoutMs,
+  })
+  .strict();
+export type UpdateDatasetRequest = z.infer<typeof UpdateDatasetRequest>;
+
+export const RefreshStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
+export type RefreshStatus = z.infer<typeof RefreshStatus>;
+
+export const DatasetView = z.object({
+  id: z.string(),
+  clusterId: z.string(),
+  dataSourceId: z.string().nullable(),
+  name: z.string(),
+  query: z.string(),
+  schedule: z.object({ cron: z.string(), timezone: z.string() }).nullable(),
+  enabled: z.boolean(),
+  retry: z.object({ attempts: z.number(), backoffMs: z.number() }),
+  retention: z.number(),
+  timeoutMs: z.number(),
+  nextRunAt: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type DatasetView = z.infer<typeof DatasetView>;
+
+export const RefreshAttemptView = z.object({
+  number: z.number(),
+  memberId: z.string().nullable(),
+  memberName: z.string(),
+  reason: z.string(),
+  status: z.string(),
+  error: z.string().nullable(),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+});
+
+export const RefreshView = z.object({
+  id: z.string(),
+  datasetId: z.string(),
+  status: RefreshStatus,
+  trigger: z.enum(['schedule', 'manual']),
+  triggeredBy: z.string().nullable(),
+  scheduledFor: z.string().nullable(),
+  rows: z.number(),
+  bytes: z.number(),
+  error: z.string().nullable(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  durationMs: z.number().nullable(),
+  cancelRequested: z.boolean(),
+  attempts: z.array(RefreshAttemptView),
+});
+export type RefreshView = z.infer<typeof RefreshView>;
+
+export const RefreshListQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }).strict();
+export const DataExportQuery = z.object({ format: z.enum(['csv', 'ndjson'], { error: 'must be csv or ndjson' }).default('ndjson') }).strict();
+
+/** The refresh job on the cluster's refresh queue: just the id; everything else comes from the API at start. */
+export const RefreshJob = z.object({ refreshId: z.string() });
+export type RefreshJob = z.infer<typeof RefreshJob>;
+
+export const RefreshStartRequest = z.object({}).strict();
+export const RefreshStart = z.discriminatedUnion('proceed', [
+  z.object({ proceed: z.literal(false), reason: z.string() }),
+  z.object({ proceed: z.literal(true), attempt: z.number().int(), query: z.string(), timeoutMs: z.number(), maxBytes: z.number(), dataSource: JobDataSource }),
+]);
+export type RefreshStart = z.infer<typeof RefreshStart>;
+export const ChunkQuery = z
+  .object({ attempt: z.coerce.number().int().min(1), seq: z.coerce.number().int().min(0), rows: z.coerce.number().int().min(0) })
+  .strict();
+export const ChunkAck = z.object({ cancel: z.boolean() });
+export const RefreshComplete = z.object({ attempt: z.number().int().min(1), columns: z.array(z.object({ name: z.string(), type: z.string().optional() })) }).strict();
+export const RefreshFail = z.object({ attempt: z.number().int().min(1), error: z.string().max(10_000), final: z.boolean() }).strict();
+export const RefreshAttemptRef = z.object({ attempt: z.number().int().min(1) }).strict();
