@@ -34,16 +34,18 @@ export class ApiClient {
     this.token = token;
   }
 
+  /** JSON in and out; a Buffer body is sent as application/octet-stream. */
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     let res: Response;
+    const raw = Buffer.isBuffer(body);
     try {
       res = await fetch(`${this.baseUrl}${path}`, {
         method,
         headers: {
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(body === undefined ? {} : { 'content-type': raw ? 'application/octet-stream' : 'application/json' }),
           ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined ? undefined : raw ? new Uint8Array(body as Buffer) : JSON.stringify(body),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (e) {

@@ -3,7 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { VERSION } from '@gateway/domain';
 import { install } from './commands/install';
 import { run } from './commands/run';
-import { registerAdminCommands } from './commands/admin';
+import { registerAdminCommands, registerRefreshCommand } from './commands/admin';
 import { CliError } from './errors';
 
 const out = (line: string) => process.stdout.write(line + '\n');
@@ -41,6 +41,7 @@ export function buildProgram() {
     .action(async (opts) => run(opts));
 
   registerAdminCommands(program, out);
+  registerRefreshCommand(program, out);
   return program;
 }
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { AuditEventView, ClusterView, DataSourceView, MemberStatusView, RoleView, TokenResponse } from '@gateway/domain';
+import type { AuditEventView, ClusterView, DataSourceView, MemberStatusView, RefreshView, RoleView, TokenResponse } from '@gateway/domain';
 import { ApiClient, ApiError, parseApiUrl } from '../api-client';
 import { forgetCredentials, loadCredentials, resolveAccess, saveCredentials } from '../credentials';
 import { CliError } from '../errors';
@@ -210,5 +210,44 @@ export function registerAdminCommands(program: Command, out: Out) {
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new CliError(`--limit must be a whole number from 1 to 1000, not "${opts.limit}"`, 2);
       const events = await client(opts).request<AuditEventView[]>('GET', `/api/clusters/${enc(ref)}/audit?limit=${limit}`);
       print(out, opts, events, () => table(['WHEN', 'WHO', 'ACTION', 'TARGET', 'DETAIL'], events.map((e) => [e.at, e.actor, e.action, `${e.targetType}:${e.targetId ?? '-'}`, e.detail ? JSON.stringify(e.detail) : null])));
+    });
+}
+
+/** `gateway refresh <dataset> [--wait]`: refresh now, optionally following it to the end with a live progress line. */
+export function registerRefreshCommand(program: Command, out: Out) {
+  program
+    .command('refresh <dataset>')
+    .description('Refresh a dataset now (by id, or <cluster>/<dataset name>); --wait follows it to the end.')
+    .option('--wait', 'wait for the refresh to end, showing its progress; exit 1 if it fails')
+    .option('--api <url>', 'the control plane URL (default: from "gateway login", or GATEWAY_API)')
+    .option('--token <token>', 'an access token (default: from "gateway login", or GATEWAY_TOKEN)')
+    .option('--json', 'print JSON')
+    .action(async (ref: string, opts: Common & { wait?: boolean }) => {
+      const api = client(opts);
+      let id = ref;
+      if (!UUID.test(ref)) {
+        const slash = ref.lastIndexOf('/');
+        if (slash <= 0) throw new CliError(`name the dataset by id or as <cluster>/<dataset name>, not "${ref}"`, 2);
+        const [cluster, name] = [ref.slice(0, slash), ref.slice(slash + 1)];
+        const found = (await api.request<{ id: string; name: string }[]>('GET', `/api/datasets?cluster=${enc(cluster)}`)).find((d) => d.name === name);
+        if (!found) throw new CliError(`no dataset named "${name}" in cluster "${cluster}"`);
+        id = found.id;
+      }
+      let r = await api.request<RefreshView>('POST', `/api/datasets/${id}/refreshes`);
+      if (!opts.wait) {
+        print(out, opts, r, () => `Refresh ${r.id} queued.`);
+        return;
+      }
+      const tty = process.stderr.isTTY;
+      while (r.status === 'queued' || r.status === 'running') {
+        await new Promise((res) => setTimeout(res, 500));
+        r = await api.request<RefreshView>('GET', `/api/refreshes/${r.id}`);
+        const who = r.attempts.at(-1)?.memberName;
+        const line = `${r.status}: ${r.rows.toLocaleString('en-US')} rows, ${r.bytes.toLocaleString('en-US')} bytes${who ? ` on ${who}` : ''}`;
+        if (!opts.json) process.stderr.write(tty ? `\r${line}\u001b[K` : `${line}\n`);
+      }
+      if (tty && !opts.json) process.stderr.write('\n');
+      print(out, opts, r, () => `Refresh ${r.id} ${r.status}: ${r.rows} rows in ${r.durationMs ?? 0} ms${r.attempts.length ? ` (last attempt on ${r.attempts.at(-1)!.memberName})` : ''}.`);
+      if (r.status !== 'succeeded') throw new CliError(`refresh ${r.id} ${r.status}: ${r.error ?? 'no reason given'}`);
     });
 }

@@ -1,5 +1,5 @@
 import { createPool, type Pool, type PoolConnection, type FieldPacket } from 'mysql2/promise';
-import { assertReadOnly, ConnectorError, toJsonValue, type Connector, type QueryOptions, type RowSet } from './types';
+import { assertReadOnly, cancelledError, checkDeadline, ConnectorError, toJsonValue, type BatchHandler, type Column, type Connector, type QueryOptions, type RowSet, type StreamOptions } from './types';
 
 export interface MysqlSettings {
   host: string;
@@ -94,6 +94,47 @@ export class MysqlConnector implements Connector {
     } finally {
       if (destroy) c.destroy();
       else c.release();
+    }
+  }
+
+  async stream(sql: string, { timeoutMs, batchRows, signal }: StreamOptions, onBatch: BatchHandler): Promise<Column[]> {
+    assertReadOnly(sql);
+    const deadline = Date.now() + timeoutMs;
+    const c = await this.connection();
+    const onAbort = () => c.destroy();
+    signal?.addEventListener('abort', onAbort);
+    let ok = false;
+    try {
+      if (this.mariadb) await c.query(`SET SESSION max_statement_time = ${timeoutMs / 1000}`);
+      else await c.query(`SET SESSION max_execution_time = ${Math.floor(timeoutMs)}`);
+      await c.query('START TRANSACTION READ ONLY');
+      // The core (callback) connection streams rows; for-await pauses the socket while a batch is sent.
+      const core = (c as unknown as { connection: { query(o: object): { on(e: string, f: (x: unknown) => void): void; stream(o: object): AsyncIterable<unknown[]> } } }).connection;
+      const q = core.query({ sql, rowsAsArray: true });
+      let columns: Column[] = [];
+      q.on('fields', (fields) => {
+        columns = ((fields as FieldPacket[]) ?? []).map((f) => ({ name: f.name, type: String(f.type ?? '') || undefined }));
+      });
+      let batch: unknown[][] = [];
+      for await (const row of q.stream({ objectMode: true, highWaterMark: batchRows })) {
+        batch.push((row as unknown[]).map(toJsonValue));
+        if (batch.length >= batchRows) {
+          checkDeadline(deadline);
+          await onBatch(columns, batch);
+          batch = [];
+        }
+      }
+      if (batch.length) await onBatch(columns, batch);
+      await c.query('ROLLBACK');
+      ok = true;
+      return columns;
+    } catch (e) {
+      if (signal?.aborted) throw cancelledError();
+      throw classify(e, this.where);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      if (ok) c.release();
+      else c.destroy();
     }
   }
 

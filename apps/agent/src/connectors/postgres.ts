@@ -1,5 +1,5 @@
 import { Pool, type PoolClient, type QueryResult } from 'pg';
-import { assertReadOnly, ConnectorError, stripTrailingSemicolons, toJsonValue, type Connector, type QueryOptions, type RowSet } from './types';
+import { assertReadOnly, cancelledError, checkDeadline, ConnectorError, stripTrailingSemicolons, toJsonValue, type BatchHandler, type Column, type Connector, type QueryOptions, type RowSet, type StreamOptions } from './types';
 
 const TYPE_NAMES: Record<number, string> = {
   16: 'bool', 17: 'bytea', 20: 'int8', 21: 'int2', 23: 'int4', 25: 'text', 114: 'json', 700: 'float4', 701: 'float8',
@@ -92,6 +92,41 @@ export class PostgresConnector implements Connector {
       });
       throw classify(e, this.where);
     } finally {
+      c.release(broken);
+    }
+  }
+
+  async stream(sql: string, { timeoutMs, batchRows, signal }: StreamOptions, onBatch: BatchHandler): Promise<Column[]> {
+    assertReadOnly(sql);
+    const deadline = Date.now() + timeoutMs;
+    const c = await this.client();
+    const pid = (c as unknown as { processID: number }).processID;
+    // A cancel interrupts even a FETCH that is still running, from another connection.
+    const onAbort = () => void this.pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
+    signal?.addEventListener('abort', onAbort);
+    let broken = false;
+    try {
+      await c.query(`BEGIN READ ONLY; SET LOCAL statement_timeout = ${Math.floor(timeoutMs)}`);
+      await c.query({ text: `DECLARE gw_cursor NO SCROLL CURSOR FOR ${stripTrailingSemicolons(sql)}`, queryMode: 'extended' } as never);
+      let columns: Column[] | null = null;
+      for (;;) {
+        if (signal?.aborted) throw cancelledError();
+        checkDeadline(deadline);
+        const res = await c.query({ text: `FETCH ${batchRows} FROM gw_cursor`, rowMode: 'array' });
+        columns ??= res.fields.map((f) => ({ name: f.name, type: TYPE_NAMES[f.dataTypeID] ?? `oid:${f.dataTypeID}` }));
+        if (res.rows.length) await onBatch(columns, (res.rows as unknown[][]).map((r) => r.map(toJsonValue)));
+        if (res.rows.length < batchRows) break;
+      }
+      await c.query('ROLLBACK');
+      return columns ?? [];
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      if (signal?.aborted) throw cancelledError();
+      throw classify(e, this.where);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
       c.release(broken);
     }
   }

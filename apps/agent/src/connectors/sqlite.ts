@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
-import { assertReadOnly, ConnectorError, toJsonValue, type Connector, type QueryOptions, type RowSet } from './types';
+import { assertReadOnly, cancelledError, checkDeadline, ConnectorError, toJsonValue, type BatchHandler, type Column, type Connector, type QueryOptions, type RowSet, type StreamOptions } from './types';
 
 /**
  * SQLite files on the agent's host, opened read-only. better-sqlite3 is synchronous, so the timeout is
@@ -54,6 +54,39 @@ export class SqliteConnector implements Connector {
       throw new ConnectorError('query_failed', (e as Error).message);
     }
     return { columns: stmt.columns().map((c) => ({ name: c.name, type: c.type ?? undefined })), rows, truncated };
+  }
+
+  async stream(sql: string, { timeoutMs, batchRows, signal }: StreamOptions, onBatch: BatchHandler): Promise<Column[]> {
+    assertReadOnly(sql);
+    this.open();
+    // A connection of its own: an iterator keeps its connection busy between batches.
+    const db = new Database(this.path, { readonly: true, fileMustExist: true });
+    const deadline = Date.now() + timeoutMs;
+    try {
+      let stmt: Database.Statement;
+      try {
+        stmt = db.prepare(sql);
+      } catch (e) {
+        throw new ConnectorError('query_failed', (e as Error).message);
+      }
+      if (!stmt.reader) throw new ConnectorError('read_only', 'the gateway runs read-only queries: this statement returns no rows');
+      stmt.raw(true);
+      const columns = stmt.columns().map((c) => ({ name: c.name, type: c.type ?? undefined }));
+      let batch: unknown[][] = [];
+      for (const row of stmt.iterate() as IterableIterator<unknown[]>) {
+        batch.push(row.map(toJsonValue));
+        if (batch.length >= batchRows) {
+          if (signal?.aborted) throw cancelledError();
+          checkDeadline(deadline);
+          await onBatch(columns, batch);
+          batch = [];
+        }
+      }
+      if (batch.length) await onBatch(columns, batch);
+      return columns;
+    } finally {
+      db.close();
+    }
   }
 
   async close() {

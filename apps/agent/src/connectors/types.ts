@@ -20,10 +20,28 @@ export interface RowSet {
  * One engine behind the gateway. Implementations run every query read-only, stop after maxRows (+1 to
  * know whether there was more) and give up after timeoutMs. SQL Server and Oracle can follow this shape.
  */
+export interface StreamOptions {
+  timeoutMs: number;
+  batchRows: number;
+  signal?: AbortSignal;
+}
+
+/** Receives one batch of rows; the next batch is read only after it resolves (backpressure). */
+export type BatchHandler = (columns: Column[], rows: unknown[][]) => Promise<void>;
+
 export interface Connector {
   test(timeoutMs: number): Promise<void>;
   query(sql: string, options: QueryOptions): Promise<RowSet>;
+  /** Reads the whole result in batches, never holding more than one batch; returns the columns. */
+  stream(sql: string, options: StreamOptions, onBatch: BatchHandler): Promise<Column[]>;
   close(): Promise<void>;
+}
+
+export const cancelledError = () => new ConnectorError('bad_request', 'the refresh was cancelled');
+
+/** Throws once the overall deadline of a stream has passed. */
+export function checkDeadline(deadline: number) {
+  if (Date.now() > deadline) throw new ConnectorError('timeout', 'the refresh ran longer than its timeout');
 }
 
 /** A failure the caller should see, with a code the API maps to an HTTP status. */

@@ -20,6 +20,7 @@ import type { AgentConfig } from '../agent-config';
 import { ConnectorCache, ConnectorError } from '../connectors';
 import { LoadSampler } from './load';
 import { MemberRemovedError, MemberSession } from './member-session';
+import { RefreshRunner } from './refresh-runner';
 
 export interface AgentOptions {
   concurrency?: number;
@@ -40,6 +41,8 @@ export class Agent {
   private view!: AgentConfigView;
   private redis!: Redis;
   private worker!: Worker;
+  private refreshWorker!: Worker;
+  private readonly refreshes: RefreshRunner;
   private keys!: ReturnType<typeof clusterKeys>;
   private timer: NodeJS.Timeout | null = null;
   private running = false;
@@ -58,6 +61,7 @@ export class Agent {
   ) {
     this.session = new MemberSession(config);
     this.connectors = new ConnectorCache(config.clusterPrivateKey);
+    this.refreshes = new RefreshRunner(this.session, this.connectors, log);
   }
 
   get isServing() {
@@ -82,6 +86,18 @@ export class Agent {
       drainDelay: 1,
     });
     this.worker.on('error', (e) => this.log.warn({ err: e.message }, 'worker error'));
+    this.refreshWorker = new Worker(QUEUES.refresh, (job) => this.refreshes.process(job), {
+      connection: this.redis,
+      prefix: this.keys.bullPrefix,
+      concurrency: 2,
+      autorun: false,
+      // A member killed mid-refresh loses its lock within seconds; a peer's stalled check then takes the job over.
+      lockDuration: 5_000,
+      stalledInterval: 2_500,
+      maxStalledCount: 10,
+      drainDelay: 1,
+    });
+    this.refreshWorker.on('error', (e) => this.log.warn({ err: e.message }, 'refresh worker error'));
     this.startedAt = Date.now();
     await this.heartbeat();
     this.timer = setInterval(() => void this.heartbeat(), this.view.heartbeatMs);
@@ -101,7 +117,7 @@ export class Agent {
 
   private presence(): string {
     const { cpu, memory } = this.load.sample();
-    const p: Presence = { memberId: this.config.memberId, version: VERSION, cpu, memory, activeJobs: this.activeJobs, at: Date.now(), ...(this.stopping ? { draining: true } : {}) };
+    const p: Presence = { memberId: this.config.memberId, version: VERSION, cpu, memory, activeJobs: this.activeJobs + this.refreshes.active, at: Date.now(), ...(this.stopping ? { draining: true } : {}) };
     return JSON.stringify(p);
   }
 
@@ -162,15 +178,17 @@ export class Agent {
         if (!this.running) {
           this.running = true;
           void this.worker.run().catch((e) => this.log.error({ err: (e as Error).message }, 'worker stopped'));
+          void this.refreshWorker.run().catch((e) => this.log.error({ err: (e as Error).message }, 'refresh worker stopped'));
         } else {
           this.worker.resume();
+          this.refreshWorker.resume();
         }
         this.log.info('serving the cluster queue');
       } else if (this.running) {
         this.log.info('not serving: another member does');
         // Not pause(true): waiting for the active jobs also aborts the blocking fetch, so this member
         // cannot take one more job after routing moved the work elsewhere.
-        await this.worker.pause();
+        await Promise.all([this.worker.pause(), this.refreshWorker.pause()]);
       }
     });
   }
@@ -228,11 +246,11 @@ export class Agent {
     const refresh = () => this.redis.set(key, this.presence(), 'PX', this.view.presenceTtlMs).catch(() => undefined);
     await refresh();
     const keepAlive = setInterval(() => void refresh(), this.view.heartbeatMs);
-    const drain = this.worker.close();
+    const drain = Promise.all([this.worker.close(), this.refreshWorker.close()]);
     const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), this.options.drainMs ?? 10_000).unref());
     if ((await Promise.race([drain, timeout])) === 'timeout') {
       this.log.warn({ activeJobs: this.activeJobs }, 'gave up waiting for active jobs');
-      await this.worker.close(true).catch(() => undefined);
+      await Promise.all([this.worker.close(true), this.refreshWorker.close(true)]).catch(() => undefined);
     }
     clearInterval(keepAlive);
     await this.redis.del(key).catch(() => undefined);

@@ -36,14 +36,15 @@ export class MemberSession {
     return AgentRedisCredentials.parse(await this.request('POST', '/api/agents/redis-credentials'));
   }
 
-  private async request<T>(method: string, path: string): Promise<T> {
+  /** An authenticated call as this member; an expired token is renewed once, transparently. */
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     if (Date.now() > this.expiresAt - 60_000) await this.authenticate();
     try {
-      return await this.api.request<T>(method, path);
+      return await this.api.request<T>(method, path, body);
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) {
         await this.authenticate();
-        return this.api.request<T>(method, path);
+        return this.api.request<T>(method, path, body);
       }
       throw e;
     }

@@ -24,11 +24,12 @@ export interface ApiProcess {
  * The real API as a child process (`npm run api`'s entry), on a random port, with a database and Redis
  * prefix of its own: it creates and migrates the database itself, as on a first start.
  */
-export async function startApiProcess(env: Record<string, string> = {}): Promise<ApiProcess> {
+export async function startApiProcess(env: Record<string, string> = {}, share?: ApiProcess): Promise<ApiProcess> {
   const id = `${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
-  const dbName = `gw_test_${id}`;
+  // A second instance of the same deployment shares the first one's database and Redis prefix.
+  const dbName = share ? new URL(share.databaseUrl).pathname.slice(1) : `gw_test_${id}`;
   const databaseUrl = `${SERVER}/${dbName}`;
-  const redisPrefix = `gwtest-${id}`;
+  const redisPrefix = share?.redisPrefix ?? `gwtest-${id}`;
   const child = spawn(process.execPath, [path.join(ROOT, 'tools/run-api.js')], {
     env: { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL, REDIS_PREFIX: redisPrefix, API_PORT: '0', API_READY_FD: 'stdout', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -71,6 +72,7 @@ export async function startApiProcess(env: Record<string, string> = {}): Promise
         await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
         if (child.exitCode === null) child.kill('SIGKILL');
       }
+      if (share) return; // the first instance owns the database and the prefix
       await dropRedisPrefix(redisPrefix);
       const admin = new Client({ connectionString: `${SERVER}/postgres` });
       await admin.connect();

@@ -1,0 +1,84 @@
+import { gzipSync } from 'node:zlib';
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import { ChunkAck, RefreshJob, RefreshStart } from '@gateway/domain';
+import { ApiError } from '../api-client';
+import { ConnectorError, type Column, type ConnectorCache } from '../connectors';
+import type { MemberSession } from './member-session';
+
+/** Rows per chunk: enough to compress well, small enough that neither side holds much. */
+export const BATCH_ROWS = 5_000;
+const STATUS_EVERY_MS = 1_000;
+
+/** Errors that another attempt would only repeat. */
+const PERMANENT = new Set(['query_failed', 'read_only', 'bad_request']);
+
+/**
+ * Runs one refresh attempt: asks the API to start it, streams the rows in gzip-compressed NDJSON chunks,
+ * and completes it; stops when the API says it was cancelled or superseded. At most one batch of rows is
+ * in memory at a time.
+ */
+export class RefreshRunner {
+  active = 0;
+
+  constructor(
+    private readonly session: MemberSession,
+    private readonly connectors: ConnectorCache,
+    private readonly log: Logger,
+  ) {}
+
+  async process(job: Job) {
+    const parsed = RefreshJob.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`job ${job.id} has no valid refresh payload`);
+    const id = parsed.data.refreshId;
+    const start = RefreshStart.parse(await this.session.request('POST', `/api/agents/refreshes/${id}/start`, {}));
+    if (!start.proceed) {
+      this.log.info({ refreshId: id, reason: start.reason }, 'refresh not run');
+      return;
+    }
+    const { attempt } = start;
+    const abort = new AbortController();
+    const status = setInterval(() => {
+      void this.session
+        .request('POST', `/api/agents/refreshes/${id}/status`, { attempt })
+        .then((r) => ChunkAck.parse(r).cancel && abort.abort())
+        .catch(() => undefined);
+    }, STATUS_EVERY_MS);
+    this.active += 1;
+    let seq = 0;
+    let rows = 0;
+    try {
+      const connector = this.connectors.get(start.dataSource);
+      let columns: Column[] = [];
+      columns = await connector.stream(start.query, { timeoutMs: start.timeoutMs, batchRows: BATCH_ROWS, signal: abort.signal }, async (cols, batch) => {
+        columns = cols;
+        const body = gzipSync(batch.map((r) => JSON.stringify(r)).join('\n') + '\n', { level: 1 });
+        const ack = ChunkAck.parse(await this.session.request('POST', `/api/agents/refreshes/${id}/chunks?attempt=${attempt}&seq=${seq}&rows=${batch.length}`, body));
+        seq += 1;
+        rows += batch.length;
+        if (ack.cancel) abort.abort();
+      });
+      if (abort.signal.aborted) throw new ConnectorError('bad_request', 'the refresh was cancelled');
+      await this.session.request('POST', `/api/agents/refreshes/${id}/complete`, { attempt, columns });
+      this.log.info({ refreshId: id, attempt, rows, chunks: seq }, 'refresh done');
+    } catch (e) {
+      if (abort.signal.aborted) {
+        await this.session.request('POST', `/api/agents/refreshes/${id}/cancelled`, { attempt }).catch(() => undefined);
+        this.log.info({ refreshId: id, attempt }, 'refresh stopped: cancelled or moved to another attempt');
+        return;
+      }
+      const tooLarge = e instanceof ApiError && e.status === 413;
+      const code = e instanceof ConnectorError ? e.code : 'unreachable';
+      const permanent = tooLarge || PERMANENT.has(code);
+      const final = permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      const message = (e as Error).message;
+      await this.session.request('POST', `/api/agents/refreshes/${id}/fail`, { attempt, error: message, final }).catch(() => undefined);
+      this.log.info({ refreshId: id, attempt, final, code }, 'refresh attempt failed');
+      if (final) throw new UnrecoverableError(message);
+      throw e;
+    } finally {
+      clearInterval(status);
+      this.active -= 1;
+    }
+  }
+}
