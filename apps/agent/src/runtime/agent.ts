@@ -92,8 +92,8 @@ export class Agent {
       concurrency: 2,
       autorun: false,
       // A member killed mid-refresh loses its lock within seconds; a peer's stalled check then takes the job over.
-      lockDuration: 5_000,
-      stalledInterval: 2_500,
+      lockDuration: 3_000,
+      stalledInterval: 1_500,
       maxStalledCount: 10,
       drainDelay: 1,
     });

@@ -118,7 +118,7 @@ export class RefreshRunsService {
       });
       // Retention: keep the newest N snapshots of the dataset.
       const keep = await tx.refresh.findMany({ where: { datasetId: refresh.datasetId, status: 'succeeded' }, orderBy: { finishedAt: 'desc' }, take: refresh.dataset.retention, select: { id: true } });
-      await tx.snapshotChunk.deleteMany({ where: { refresh: { datasetId: refresh.datasetId }, refreshId: { notIn: keep.map((k) => k.id) } } });
+      await tx.snapshotChunk.deleteMany({ where: { refresh: { datasetId: refresh.datasetId, status: 'succeeded' }, refreshId: { notIn: keep.map((k) => k.id) } } });
     });
     this.logger.log(`refresh ${id} succeeded with attempt ${attempt} on member ${member.id}`);
     return { ok: true };
@@ -134,11 +134,16 @@ export class RefreshRunsService {
     return { ok: true };
   }
 
+  /** The member stopped its attempt: because a user cancelled the refresh, or because a newer attempt took over. */
   async cancelled(member: AuthMember, id: string, attempt: number) {
-    await this.refreshFor(member, id);
-    await this.prisma.refreshAttempt.updateMany({ where: { refreshId: id, number: attempt, status: 'running' }, data: { status: 'cancelled', finishedAt: new Date() } });
+    const refresh = await this.refreshFor(member, id);
+    const superseded = !refresh.cancelRequested;
+    await this.prisma.refreshAttempt.updateMany({
+      where: { refreshId: id, number: attempt, status: 'running' },
+      data: { status: superseded ? 'abandoned' : 'cancelled', finishedAt: new Date(), ...(superseded ? { error: 'superseded by a newer attempt' } : {}) },
+    });
     await this.prisma.snapshotChunk.deleteMany({ where: { refreshId: id, attempt } });
-    await this.finish(id, 'cancelled', 'cancelled while running');
+    if (!superseded) await this.finish(id, 'cancelled', 'cancelled while running');
     return { ok: true };
   }
 
