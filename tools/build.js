@@ -44,4 +44,6 @@ for (const r of roots) {
     count += 1;
   }
 }
+// The API applies its migrations at start: ship them beside the compiled code.
+if (project === 'apps/api') fs.cpSync(path.join(root, 'apps/api/prisma/migrations'), path.join(root, 'dist/apps/api/prisma/migrations'), { recursive: true });
 console.log(`built ${count} files of ${roots.join(', ')} into dist/`);
