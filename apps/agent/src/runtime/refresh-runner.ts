@@ -38,10 +38,17 @@ export class RefreshRunner {
     }
     const { attempt } = start;
     const abort = new AbortController();
+    // Why the stream stops early: the API said stop (cancelled or superseded), or an upload failed.
+    let stopped = false;
+    let uploadError: unknown = null;
+    const stop = () => {
+      stopped = true;
+      abort.abort();
+    };
     const status = setInterval(() => {
       void this.session
         .request('POST', `/api/agents/refreshes/${id}/status`, { attempt })
-        .then((r) => ChunkAck.parse(r).cancel && abort.abort())
+        .then((r) => ChunkAck.parse(r).cancel && stop())
         .catch(() => undefined);
     }, STATUS_EVERY_MS);
     this.active += 1;
@@ -49,20 +56,34 @@ export class RefreshRunner {
     let rows = 0;
     try {
       const connector = this.connectors.get(start.dataSource);
-      let columns: Column[] = [];
-      columns = await connector.stream(start.query, { timeoutMs: start.timeoutMs, batchRows: BATCH_ROWS, signal: abort.signal }, async (cols, batch) => {
-        columns = cols;
+      // One upload in flight while the next batch is fetched: the database and the API work at the same time,
+      // and at most two batches are in memory.
+      let inflight: Promise<void> = Promise.resolve();
+      const columns: Column[] = await connector.stream(start.query, { timeoutMs: start.timeoutMs, batchRows: BATCH_ROWS, signal: abort.signal }, async (_cols, batch) => {
         const body = gzipSync(batch.map((r) => JSON.stringify(r)).join('\n') + '\n', { level: 1 });
-        const ack = ChunkAck.parse(await this.session.request('POST', `/api/agents/refreshes/${id}/chunks?attempt=${attempt}&seq=${seq}&rows=${batch.length}`, body));
+        await inflight;
+        if (abort.signal.aborted) return;
+        const path = `/api/agents/refreshes/${id}/chunks?attempt=${attempt}&seq=${seq}&rows=${batch.length}`;
         seq += 1;
         rows += batch.length;
-        if (ack.cancel) abort.abort();
+        inflight = this.session
+          .request('POST', path, body)
+          .then((ack) => {
+            if (ChunkAck.parse(ack).cancel) stop();
+          })
+          .catch((e) => {
+            uploadError = e;
+            abort.abort();
+          });
       });
-      if (abort.signal.aborted) throw new ConnectorError('bad_request', 'the refresh was cancelled');
+      await inflight;
+      if (uploadError) throw uploadError;
+      if (stopped) throw new ConnectorError('bad_request', 'the refresh was cancelled');
       await this.session.request('POST', `/api/agents/refreshes/${id}/complete`, { attempt, columns });
       this.log.info({ refreshId: id, attempt, rows, chunks: seq }, 'refresh done');
-    } catch (e) {
-      if (abort.signal.aborted) {
+    } catch (caught) {
+      const e = uploadError ?? caught;
+      if (stopped && !uploadError) {
         await this.session.request('POST', `/api/agents/refreshes/${id}/cancelled`, { attempt }).catch(() => undefined);
         this.log.info({ refreshId: id, attempt }, 'refresh stopped: cancelled or moved to another attempt');
         return;

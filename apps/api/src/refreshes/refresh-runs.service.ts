@@ -75,8 +75,13 @@ export class RefreshRunsService {
 
   /** Checks that the member runs the current attempt of a live refresh; tells it to stop otherwise. */
   private async current(member: AuthMember, id: string, attempt: number) {
-    const refresh = await this.refreshFor(member, id);
-    const latest = await this.prisma.refreshAttempt.findFirst({ where: { refreshId: id }, orderBy: { number: 'desc' } });
+    // On the path of every chunk: one light query, not the full refresh with its dataset and cluster.
+    const refresh = await this.prisma.refresh.findUnique({
+      where: { id },
+      select: { id: true, status: true, cancelRequested: true, bytes: true, datasetId: true, dataset: { select: { clusterId: true, retention: true } }, attempts: { orderBy: { number: 'desc' }, take: 1, select: { number: true, memberId: true } } },
+    });
+    if (!refresh || refresh.dataset.clusterId !== member.clusterId) throw notFound(`no refresh ${id} in this member's cluster`, 'id');
+    const latest = refresh.attempts[0];
     const live = refresh.status === 'running' && latest?.number === attempt && latest.memberId === member.id;
     return { refresh, live };
   }
