@@ -49,7 +49,7 @@ export async function main(args: string[]) {
 
     const idle = { agent: rssMb(agent.child.pid!), api: rssMb(api.child.pid!) };
     const results: string[] = [];
-    for (const n of [Math.min(100_000, rows), rows]) {
+    for (const n of [...new Set([Math.min(100_000, rows), rows])]) {
       // Baseline: COPY of the same query, to /dev/null, timed around psql.
       const t0 = performance.now();
       const copy = spawnSync('psql', ['-h', sources.postgres.host, '-U', 'postgres', '-d', sources.postgres.database, '-qAt', '-c', `COPY (${query(n)}) TO STDOUT`], { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 20 });
@@ -57,6 +57,7 @@ export async function main(args: string[]) {
       if (copy.status !== 0) throw new Error(`psql COPY failed: ${copy.stderr}`);
 
       const d = await json<{ id: string }>(`${api.url}/api/datasets`, 'POST', { dataSourceId: ds.body.id, name: `rows-${n}`, query: query(n), retry: { attempts: 1, backoffMs: 0 } }, token);
+      if (d.status !== 201) throw new Error(`could not create the dataset: ${JSON.stringify(d.body)}`);
       let peakAgent = rssMb(agent.child.pid!);
       let peakApi = rssMb(api.child.pid!);
       const sampler = setInterval(() => {

@@ -2,6 +2,18 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { assertReadOnly, cancelledError, checkDeadline, ConnectorError, toJsonValue, type BatchHandler, type Column, type Connector, type QueryOptions, type RowSet, type StreamOptions } from './types';
 
+/** Prepares a statement that returns rows (as arrays); anything else is refused. */
+function readerStatement(db: Database.Database, sql: string): Database.Statement {
+  let stmt: Database.Statement;
+  try {
+    stmt = db.prepare(sql);
+  } catch (e) {
+    throw new ConnectorError('query_failed', (e as Error).message);
+  }
+  if (!stmt.reader) throw new ConnectorError('read_only', 'the gateway runs read-only queries: this statement returns no rows');
+  return stmt.raw(true);
+}
+
 /**
  * SQLite files on the agent's host, opened read-only. better-sqlite3 is synchronous, so the timeout is
  * checked between rows: a single step that runs long cannot be interrupted.
@@ -28,15 +40,7 @@ export class SqliteConnector implements Connector {
 
   async query(sql: string, { maxRows, timeoutMs }: QueryOptions): Promise<RowSet> {
     assertReadOnly(sql);
-    const db = this.open();
-    let stmt: Database.Statement;
-    try {
-      stmt = db.prepare(sql);
-    } catch (e) {
-      throw new ConnectorError('query_failed', (e as Error).message);
-    }
-    if (!stmt.reader) throw new ConnectorError('read_only', 'the gateway runs read-only queries: this statement returns no rows');
-    stmt.raw(true);
+    const stmt = readerStatement(this.open(), sql);
     const deadline = Date.now() + timeoutMs;
     const rows: unknown[][] = [];
     let truncated = false;
@@ -63,14 +67,7 @@ export class SqliteConnector implements Connector {
     const db = new Database(this.path, { readonly: true, fileMustExist: true });
     const deadline = Date.now() + timeoutMs;
     try {
-      let stmt: Database.Statement;
-      try {
-        stmt = db.prepare(sql);
-      } catch (e) {
-        throw new ConnectorError('query_failed', (e as Error).message);
-      }
-      if (!stmt.reader) throw new ConnectorError('read_only', 'the gateway runs read-only queries: this statement returns no rows');
-      stmt.raw(true);
+      const stmt = readerStatement(db, sql);
       const columns = stmt.columns().map((c) => ({ name: c.name, type: c.type ?? undefined }));
       let batch: unknown[][] = [];
       for (const row of stmt.iterate() as IterableIterator<unknown[]>) {

@@ -89,7 +89,7 @@ export class Agent {
     this.refreshWorker = new Worker(QUEUES.refresh, (job) => this.refreshes.process(job), {
       connection: this.redis,
       prefix: this.keys.bullPrefix,
-      concurrency: 2,
+      concurrency: 8,
       autorun: false,
       // A member killed mid-refresh loses its lock within seconds; a peer's stalled check then takes the job over.
       lockDuration: 3_000,
