@@ -1,4 +1,5 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { CONFIG, type Config } from '../config/config';
 import { randomBytes } from 'node:crypto';
 import {
   joinProofMessage,
@@ -43,6 +44,7 @@ export class ClustersService {
     private readonly audit: AuditService,
     private readonly queue: LiveQueueService,
     private readonly acl: RedisAclService,
+    @Inject(CONFIG) private readonly config: Config,
   ) {
     this.routable = new VersionedCache(state, (c) => c.id);
   }
@@ -154,6 +156,9 @@ export class ClustersService {
     await this.prisma.cluster.delete({ where: { id: cluster.id } });
     await this.queue.obliterate(cluster.id);
     await this.state.removeKeys(cluster.id);
+    // Agents of the cluster stop within a heartbeat of noticing; sweep once more after that for anything
+    // their workers wrote meanwhile (BullMQ's stalled-job bookkeeping, say).
+    setTimeout(() => void this.state.removeKeys(cluster.id).catch(() => undefined), this.config.PRESENCE_TTL_MS + 5_000).unref();
     for (const m of members) await this.acl.revoke(m.id);
     await this.audit.record(user, { clusterId: cluster.id, action: 'cluster.delete', targetType: 'cluster', targetId: cluster.id, detail: { name: cluster.name } });
     this.logger.log(`cluster ${cluster.id} deleted by user ${user.id}`);
