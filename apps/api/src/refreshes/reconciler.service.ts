@@ -4,6 +4,7 @@ import { CONFIG, type Config } from '../config/config';
 import { PrismaService } from '../database/prisma.service';
 import { LiveQueueService } from '../queue/live-queue.service';
 import { RefreshRunsService } from './refresh-runs.service';
+import { Periodic } from '../common/periodic';
 
 /** Time a refresh may wait for a member beyond its retry policy before it fails. */
 const QUEUE_ALLOWANCE_MS = 5 * 60_000;
@@ -16,55 +17,50 @@ const QUEUE_ALLOWANCE_MS = 5 * 60_000;
 @Injectable()
 export class ReconcilerService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(ReconcilerService.name);
-  private timer: NodeJS.Timeout | null = null;
-  private busy = false;
+  private readonly periodic: Periodic;
 
   constructor(
     private readonly prisma: PrismaService,
     private readonly queues: LiveQueueService,
     private readonly runs: RefreshRunsService,
-    @Inject(CONFIG) private readonly config: Config,
-  ) {}
+    @Inject(CONFIG) config: Config,
+  ) {
+    this.periodic = new Periodic(config.RECONCILE_INTERVAL_MS, () => this.reconcile(), (e) => this.logger.error(`reconcile failed: ${e.message}`));
+    this.stallMs = config.REFRESH_STALL_MS;
+  }
+
+  private readonly stallMs: number;
 
   onApplicationBootstrap() {
-    this.timer = setInterval(() => void this.reconcile(), this.config.RECONCILE_INTERVAL_MS);
+    this.periodic.start();
   }
 
   onModuleDestroy() {
-    if (this.timer) clearInterval(this.timer);
+    this.periodic.stop();
   }
 
   async reconcile() {
-    if (this.busy) return { requeued: 0, failed: 0 };
-    this.busy = true;
     let requeued = 0;
     let failed = 0;
-    try {
-      const open = await this.prisma.refresh.findMany({ where: { status: { in: ['queued', 'running'] } }, include: { dataset: true }, take: 5000 });
-      const now = Date.now();
-      for (const r of open) {
-        const d = r.dataset;
-        const deadline = r.createdAt.getTime() + d.retryAttempts * (d.timeoutMs + d.retryBackoffMs * 2) + QUEUE_ALLOWANCE_MS;
-        if (now > deadline) {
-          await this.runs.finish(r.id, 'failed', `did not complete within its retry policy (${d.retryAttempts} attempts of at most ${d.timeoutMs} ms, plus waiting for a member)`);
-          failed += 1;
-          continue;
-        }
-        const job = await this.queues.queue(d.clusterId, QUEUES.refresh).getJob(r.id);
-        const state = job ? await job.getState() : 'missing';
-        const stalled = r.status === 'running' && r.lastProgressAt !== null && now - r.lastProgressAt.getTime() > this.config.REFRESH_STALL_MS;
-        if (state === 'missing' || state === 'unknown' || ((state === 'completed' || state === 'failed') && r.status === 'queued') || (stalled && state !== 'active')) {
-          if (job && state !== 'missing') await job.remove().catch(() => undefined);
-          await this.queues.addRefresh(d.clusterId, r.id, d.retryAttempts, d.retryBackoffMs);
-          requeued += 1;
-        }
+    const open = await this.prisma.refresh.findMany({ where: { status: { in: ['queued', 'running'] } }, include: { dataset: true }, take: 5000 });
+    const now = Date.now();
+    for (const r of open) {
+      const d = r.dataset;
+      const deadline = r.createdAt.getTime() + d.retryAttempts * (d.timeoutMs + d.retryBackoffMs * 2) + QUEUE_ALLOWANCE_MS;
+      if (now > deadline) {
+        await this.runs.finish(r.id, 'failed', `did not complete within its retry policy (${d.retryAttempts} attempts of at most ${d.timeoutMs} ms, plus waiting for a member)`);
+        failed += 1;
+        continue;
       }
-      if (requeued || failed) this.logger.log(`reconciled refreshes: ${requeued} queued again, ${failed} failed`);
-    } catch (e) {
-      this.logger.error(`reconcile failed: ${(e as Error).message}`);
-    } finally {
-      this.busy = false;
+      const job = await this.queues.queue(d.clusterId, QUEUES.refresh).getJob(r.id);
+      const state = job ? await job.getState() : 'missing';
+      const stalled = r.status === 'running' && r.lastProgressAt !== null && now - r.lastProgressAt.getTime() > this.stallMs;
+      if (state === 'missing' || state === 'unknown' || ((state === 'completed' || state === 'failed') && r.status === 'queued') || (stalled && state !== 'active')) {
+        if (job && state !== 'missing') await job.remove().catch(() => undefined);
+        await this.queues.addRefresh(d.clusterId, r.id, d.retryAttempts, d.retryBackoffMs);
+        requeued += 1;
+      }
     }
-    return { requeued, failed };
+    if (requeued || failed) this.logger.log(`reconciled refreshes: ${requeued} queued again, ${failed} failed`);
   }
 }

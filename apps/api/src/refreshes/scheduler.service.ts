@@ -3,6 +3,7 @@ import { nextTick } from '@gateway/domain';
 import { CONFIG, type Config } from '../config/config';
 import { PrismaService } from '../database/prisma.service';
 import { RefreshesService } from './refreshes.service';
+import { Periodic } from '../common/periodic';
 
 /**
  * Fires schedules. Each tick is claimed in PostgreSQL by moving the dataset's nextRunAt with a compare-and-set,
@@ -13,21 +14,22 @@ const FIRE_AT_ONCE = 16;
 @Injectable()
 export class SchedulerService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(SchedulerService.name);
-  private timer: NodeJS.Timeout | null = null;
-  private busy = false;
+  private readonly periodic: Periodic;
 
   constructor(
     private readonly prisma: PrismaService,
     private readonly refreshes: RefreshesService,
-    @Inject(CONFIG) private readonly config: Config,
-  ) {}
+    @Inject(CONFIG) config: Config,
+  ) {
+    this.periodic = new Periodic(config.SCHEDULER_INTERVAL_MS, () => this.tick(), (e) => this.logger.error(`scheduler tick failed: ${e.message}`));
+  }
 
   onApplicationBootstrap() {
-    this.timer = setInterval(() => void this.tick(), this.config.SCHEDULER_INTERVAL_MS);
+    this.periodic.start();
   }
 
   onModuleDestroy() {
-    if (this.timer) clearInterval(this.timer);
+    this.periodic.stop();
   }
 
   private async fire(d: { id: string; cron: string | null; timezone: string | null; nextRunAt: Date | null; clusterId: string; retryAttempts: number; retryBackoffMs: number }, now: Date) {
@@ -42,16 +44,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   async tick(now = new Date()) {
-    if (this.busy) return;
-    this.busy = true;
-    try {
-      const due = await this.prisma.dataset.findMany({ where: { enabled: true, nextRunAt: { lte: now }, cron: { not: null } }, take: 500 });
-      // Many schedules share a tick (every dataset "at 06:00"): fire them side by side, a few at a time.
-      for (let i = 0; i < due.length; i += FIRE_AT_ONCE) await Promise.all(due.slice(i, i + FIRE_AT_ONCE).map((d) => this.fire(d, now)));
-    } catch (e) {
-      this.logger.error(`scheduler tick failed: ${(e as Error).message}`);
-    } finally {
-      this.busy = false;
-    }
+    const due = await this.prisma.dataset.findMany({ where: { enabled: true, nextRunAt: { lte: now }, cron: { not: null } }, take: 500 });
+    // Many schedules share a tick (every dataset "at 06:00"): fire them side by side, a few at a time.
+    for (let i = 0; i < due.length; i += FIRE_AT_ONCE) await Promise.all(due.slice(i, i + FIRE_AT_ONCE).map((d) => this.fire(d, now)));
   }
 }
