@@ -23,6 +23,8 @@ const WATCH_MS = 100;
 /** Time allowed beyond the query's own timeout for queueing and transport. */
 const GRACE_MS = 5_000;
 const CONNECTION_TEST_TIMEOUT_MS = 10_000;
+/** A job not started after this long while one of its servers died is sent on. */
+const NOT_STARTED_MS = 500;
 
 export type Cluster = { id: string; name: string; routingMode: string; cpuThreshold: number; memoryThreshold: number; members: MemberRow[] };
 type Outcome = { kind: 'done'; reply: Extract<Reply, { kind: 'result' | 'error' }>; queueMs: number } | { kind: 'member-died'; memberId: string };
@@ -114,7 +116,7 @@ export class QueryService {
         enqueuedAt: Date.now(),
         ...extra,
       };
-      const outcome = await this.once(cluster, name, jobId, data, timeoutMs, excluded);
+      const outcome = await this.once(cluster, name, jobId, data, timeoutMs, excluded, decision.servers.map((x) => x.memberId));
       if (outcome.kind === 'member-died') {
         excluded.add(outcome.memberId);
         this.logger.warn(`member ${outcome.memberId} of cluster ${cluster.id} died running job ${jobId}; sending it to the next server`);
@@ -131,7 +133,7 @@ export class QueryService {
     throw new ApiError(503, `the members of cluster "${cluster.name}" serving this request stopped answering twice; try again`);
   }
 
-  private once(cluster: Cluster, name: JobName, jobId: string, data: Record<string, unknown>, timeoutMs: number, excluded: Set<string>): Promise<Outcome> {
+  private once(cluster: Cluster, name: JobName, jobId: string, data: Record<string, unknown>, timeoutMs: number, excluded: Set<string>, servers: string[]): Promise<Outcome> {
     return new Promise<Outcome>((resolve, reject) => {
       let startedBy: string | null = null;
       let startedAt = 0;
@@ -173,7 +175,18 @@ export class QueryService {
             }
           } else {
             const decision = await this.state.decide(cluster, cluster.members.filter((m) => !excluded.has(m.id)));
-            if (!decision.canServe) fail(new ApiError(503, `no member of cluster "${cluster.name}" can serve this now: ${decision.reason}`), true);
+            if (!decision.canServe) {
+              fail(new ApiError(503, `no member of cluster "${cluster.name}" can serve this now: ${decision.reason}`), true);
+            } else if (Date.now() - enqueuedAt > NOT_STARTED_MS) {
+              // A server that died right after taking the job, before it could say so, would hold it until
+              // BullMQ's lock expires: send the request on if a server routed to at dispatch is gone.
+              const gone = (await Promise.all(servers.map(async (id) => ((await this.state.isAlive(cluster.id, id)) ? null : id)))).find(Boolean);
+              if (gone && !settled) {
+                finish();
+                void this.queue.discard(cluster.id, jobId);
+                resolve({ kind: 'member-died', memberId: gone });
+              }
+            }
           }
         } catch (e) {
           fail(e, true);
