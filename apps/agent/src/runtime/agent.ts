@@ -186,9 +186,12 @@ export class Agent {
         this.log.info('serving the cluster queue');
       } else if (this.running) {
         this.log.info('not serving: another member does');
-        // Not pause(true): waiting for the active jobs also aborts the blocking fetch, so this member
-        // cannot take one more job after routing moved the work elsewhere.
-        await Promise.all([this.worker.pause(), this.refreshWorker.pause()]);
+        // Live work: pause() (not pause(true)) also aborts the blocking fetch, so this member cannot take one
+        // more query after routing moved the work elsewhere; live jobs are short, so waiting for them is too.
+        await this.worker.pause();
+        // Refreshes may run for hours: stop taking them but let the active ones finish in the background, so
+        // that a later switch back to serving is not held up behind them.
+        await this.refreshWorker.pause(true);
       }
     });
   }
