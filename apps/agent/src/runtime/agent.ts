@@ -1,4 +1,4 @@
-import { Worker, UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, Worker, UnrecoverableError, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
@@ -86,7 +86,7 @@ export class Agent {
       drainDelay: 1,
     });
     this.worker.on('error', (e) => this.log.warn({ err: e.message }, 'worker error'));
-    this.refreshWorker = new Worker(QUEUES.refresh, (job) => this.refreshes.process(job), {
+    this.refreshWorker = new Worker(QUEUES.refresh, (job, token) => this.processRefresh(job, token), {
       connection: this.redis,
       prefix: this.keys.bullPrefix,
       concurrency: 8,
@@ -194,6 +194,19 @@ export class Agent {
         await this.refreshWorker.pause(true);
       }
     });
+  }
+
+  /**
+   * A paused refresh worker may still be holding a blocking fetch when routing moves the work elsewhere (its
+   * pause does not wait, so that long refreshes do not hold up the switch): a job it takes then goes straight
+   * back to the queue for the member that serves.
+   */
+  private async processRefresh(job: Job, token?: string) {
+    if (!this.serving) {
+      await job.moveToDelayed(Date.now() + 10, token);
+      throw new DelayedError();
+    }
+    return this.refreshes.process(job);
   }
 
   private publish(channel: string, reply: Reply) {
