@@ -198,8 +198,9 @@ describe('routing to the primary, failover, and no member', () => {
       const pending = query(ds.pg, { sql: 'SELECT pg_sleep(1), 7 AS n', timeoutMs: 10_000 });
       await sleep(300);
       const exited = agents.b!.kill('SIGTERM');
-      await eventually(async () => expect(JSON.parse((await redis.get(key))!).draining).toBe(true), 300, 20);
-      // Nobody else is online, and the draining member takes no new work: a new query gets 503 now.
+      await eventually(async () => expect(JSON.parse((await redis.get(key))!).draining).toBe(true), 2_000, 20);
+      // Marked draining (not expired: the key is still there); nobody else is online, and the draining member
+      // takes no new work, so a new query gets 503 now.
       expect((await query(ds.pg, { sql: 'SELECT 1' })).status).toBe(503);
       const r = await pending;
       expect(r.status).toBe(200);
