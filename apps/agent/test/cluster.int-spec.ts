@@ -195,7 +195,7 @@ describe('routing to the primary, failover, and no member', () => {
     try {
       const key = clusterKeys(api.redisPrefix, clusterId).presence(members.b.memberId);
       expect(JSON.parse((await redis.get(key))!).draining).toBeUndefined();
-      const pending = query(ds.pg, { sql: 'SELECT pg_sleep(1), 7 AS n', timeoutMs: 10_000 });
+      const pending = query(ds.pg, { sql: 'SELECT pg_sleep(2), 7 AS n', timeoutMs: 10_000 });
       await sleep(300);
       const exited = agents.b!.kill('SIGTERM');
       await eventually(async () => expect(JSON.parse((await redis.get(key))!).draining).toBe(true), 2_000, 20);
