@@ -8,6 +8,12 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const isUuid = (s: string) => UUID.test(s);
 
+/** The clusters a person can name with `ref` (an id or a name) and holds a role on. */
+export const visibleCluster = (userId: string, ref: string) => ({
+  ...(isUuid(ref) ? { OR: [{ id: ref }, { name: ref }] } : { name: ref }),
+  roles: { some: { userId } },
+});
+
 /**
  * Who may do what on a cluster. A caller with no role on a cluster gets 404 for everything in it, as if it
  * did not exist; a User asking for an Admin operation gets 403.
@@ -18,8 +24,7 @@ export class AccessService {
 
   /** The cluster named by id or name, if the user has at least the given role on it. */
   async cluster(user: AuthUser, ref: string, need: Role, field = 'id') {
-    const where = isUuid(ref) ? { OR: [{ id: ref }, { name: ref }] } : { name: ref };
-    const cluster = await this.prisma.cluster.findFirst({ where: { ...where, roles: { some: { userId: user.id } } }, include: { roles: { where: { userId: user.id } } } });
+    const cluster = await this.prisma.cluster.findFirst({ where: visibleCluster(user.id, ref), include: { roles: { where: { userId: user.id } } } });
     if (!cluster) throw notFound(`no cluster "${ref}" that you can see`, field);
     this.check(cluster.name, cluster.roles[0].role as Role, need);
     return { ...cluster, role: cluster.roles[0].role as Role };

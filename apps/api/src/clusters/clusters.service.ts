@@ -21,7 +21,7 @@ import { badRequest, conflict, notFound, unauthorized } from '../http/errors';
 import { toClusterView, toMemberView } from './views';
 import { ClusterStateService } from '../cluster-state/cluster-state.service';
 import { VersionedCache } from '../cluster-state/versioned-cache';
-import { AccessService, isUuid } from '../access/access.service';
+import { AccessService, visibleCluster } from '../access/access.service';
 import { AuditService } from '../audit/audit.service';
 import { LiveQueueService } from '../queue/live-queue.service';
 import { RedisAclService } from '../agents/redis-acl.service';
@@ -190,8 +190,7 @@ export class ClustersService {
   }
 
   private loadWithMembers(user: AuthUser, ref: string) {
-    const where = isUuid(ref) ? { OR: [{ id: ref }, { name: ref }] } : { name: ref };
-    return this.prisma.cluster.findFirst({ where: { ...where, roles: { some: { userId: user.id } } }, include: { members: { orderBy: { joinOrder: 'asc' } } } });
+    return this.prisma.cluster.findFirst({ where: visibleCluster(user.id, ref), include: { members: { orderBy: { joinOrder: 'asc' } } } });
   }
 
   /** The cluster with its members, for routing; remembered until the cluster's config changes. */

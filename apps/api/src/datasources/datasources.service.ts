@@ -1,7 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
 import {
   NetworkConnection,
+  SealedBox,
   SqliteConnection,
+  type JobDataSource,
   type CreateDataSourceRequest,
   type DataSourceView,
   type UpdateDataSourceRequest,
@@ -29,6 +31,16 @@ export const toDataSourceView = (d: Row): DataSourceView => ({
   hasCredentials: d.credentials !== null,
   createdAt: d.createdAt.toISOString(),
   updatedAt: d.updatedAt.toISOString(),
+});
+
+/** What a job carries about a data source: its credentials stay sealed to the cluster key. */
+export const toJobDataSource = (d: Pick<Row, 'id' | 'name' | 'type' | 'connection' | 'credentials' | 'updatedAt'>): JobDataSource => ({
+  id: d.id,
+  name: d.name,
+  type: d.type as JobDataSource['type'],
+  connection: d.connection as Record<string, unknown>,
+  credentials: d.credentials === null ? null : SealedBox.parse(d.credentials),
+  version: d.updatedAt.toISOString(),
 });
 
 /** Cluster-wide data sources. Credentials are sealed to the cluster key on arrival and never leave again. */

@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto';
 import {
   DEFAULT_MAX_ROWS,
   DEFAULT_QUERY_TIMEOUT_MS,
-  SealedBox,
   type JobDataSource,
   type JobName,
   type QueryRequest,
@@ -13,7 +12,7 @@ import {
 } from '@gateway/domain';
 import type { AuthUser } from '../auth/auth.service';
 import { ApiError } from '../http/errors';
-import { DataSourcesService } from '../datasources/datasources.service';
+import { DataSourcesService, toJobDataSource } from '../datasources/datasources.service';
 import { ClusterStateService, type MemberRow } from '../cluster-state/cluster-state.service';
 import { LiveQueueService } from '../queue/live-queue.service';
 import { ReplyBus } from '../queue/reply-bus.service';
@@ -58,7 +57,7 @@ export class QueryService {
     const ds = await this.dataSources.find(user, dataSourceId);
     const timeoutMs = req.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
     const { reply, decision, attempts, totalMs, queueMs } = await this.dispatch(ds.cluster, 'query', timeoutMs, {
-      dataSource: this.jobDataSource(ds),
+      dataSource: toJobDataSource(ds),
       sql: req.sql,
       maxRows: req.maxRows ?? DEFAULT_MAX_ROWS,
     });
@@ -71,7 +70,7 @@ export class QueryService {
 
   async testConnection(user: AuthUser, dataSourceId: string) {
     const ds = await this.dataSources.find(user, dataSourceId);
-    const { reply, decision, attempts, totalMs } = await this.dispatch(ds.cluster, 'test-connection', CONNECTION_TEST_TIMEOUT_MS, { dataSource: this.jobDataSource(ds) });
+    const { reply, decision, attempts, totalMs } = await this.dispatch(ds.cluster, 'test-connection', CONNECTION_TEST_TIMEOUT_MS, { dataSource: toJobDataSource(ds) });
     return { ok: true as const, servedBy: this.servedBy(ds.cluster, decision, reply.memberId), timings: { totalMs, executeMs: reply.executeMs, attempts } };
   }
 
@@ -79,17 +78,6 @@ export class QueryService {
   async ping(cluster: Cluster) {
     const { reply, decision, attempts, totalMs, queueMs } = await this.dispatch(cluster, 'ping', CONNECTION_TEST_TIMEOUT_MS, {});
     return { servedBy: this.servedBy(cluster, decision, reply.memberId), timings: { totalMs, queueMs, attempts } };
-  }
-
-  private jobDataSource(ds: { id: string; name: string; type: string; connection: unknown; credentials: unknown; updatedAt: Date }): JobDataSource {
-    return {
-      id: ds.id,
-      name: ds.name,
-      type: ds.type as JobDataSource['type'],
-      connection: ds.connection as Record<string, unknown>,
-      credentials: ds.credentials === null ? null : SealedBox.parse(ds.credentials),
-      version: ds.updatedAt.toISOString(),
-    };
   }
 
   private servedBy(cluster: Cluster, decision: RoutingDecision, memberId: string) {

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { SealedBox, type RefreshStart } from '@gateway/domain';
+import type { RefreshStart } from '@gateway/domain';
+import { toJobDataSource } from '../datasources/datasources.service';
 import type { AuthMember } from '../agents/agent-auth.service';
 import { CONFIG, type Config } from '../config/config';
 import { PrismaService } from '../database/prisma.service';
@@ -62,14 +63,7 @@ export class RefreshRunsService {
       query: refresh.dataset.query,
       timeoutMs: refresh.dataset.timeoutMs,
       maxBytes: this.config.SNAPSHOT_MAX_BYTES,
-      dataSource: {
-        id: ds.id,
-        name: ds.name,
-        type: ds.type as 'postgres' | 'mysql' | 'sqlite',
-        connection: ds.connection as Record<string, unknown>,
-        credentials: ds.credentials === null ? null : SealedBox.parse(ds.credentials),
-        version: ds.updatedAt.toISOString(),
-      },
+      dataSource: toJobDataSource(ds),
     };
   }
 
