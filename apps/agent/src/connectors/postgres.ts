@@ -1,4 +1,5 @@
-import { Pool, type PoolClient, type QueryResult } from 'pg';
+import { Pool, type PoolClient } from 'pg';
+import { ReadOnlyPipeline } from './pg-pipeline';
 import { assertReadOnly, cancelledError, checkDeadline, ConnectorError, stripTrailingSemicolons, toJsonValue, type BatchHandler, type Column, type Connector, type QueryOptions, type RowSet, type StreamOptions } from './types';
 
 const TYPE_NAMES: Record<number, string> = {
@@ -28,7 +29,10 @@ function classify(e: unknown, where: string): ConnectorError {
   return new ConnectorError('query_failed', err.message ?? String(e));
 }
 
-/** PostgreSQL: each query in a READ ONLY transaction, through a cursor so only maxRows+1 rows are fetched. */
+/**
+ * PostgreSQL: each query in a READ ONLY transaction. Live queries go in one round trip with a row limit of
+ * maxRows+1 (see ReadOnlyPipeline); refreshes read through a cursor, a batch at a time.
+ */
 export class PostgresConnector implements Connector {
   private readonly pool: Pool;
   private readonly where: string;
@@ -72,18 +76,18 @@ export class PostgresConnector implements Connector {
   async query(sql: string, { maxRows, timeoutMs }: QueryOptions): Promise<RowSet> {
     assertReadOnly(sql);
     const c = await this.client();
+    const pid = (c as unknown as { processID: number }).processID;
+    // PostgreSQL before 13 times a pipeline from its first message, not per statement: a cancel from another
+    // connection is the backstop that keeps the timeout on every version.
+    const backstop = setTimeout(() => void this.pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined), timeoutMs + 1_000);
     let broken = false;
     try {
-      await c.query(`BEGIN READ ONLY; SET LOCAL statement_timeout = ${Math.floor(timeoutMs)}`);
-      // The extended protocol accepts a single statement only, so the user's text cannot smuggle a COMMIT.
-      await c.query({ text: `DECLARE gw_cursor NO SCROLL CURSOR FOR ${stripTrailingSemicolons(sql)}`, queryMode: 'extended' } as never);
-      // One round trip for the rows and the end of the transaction (our own text: the simple protocol is safe here).
-      const both = (await c.query({ text: `FETCH ${maxRows + 1} FROM gw_cursor; ROLLBACK`, rowMode: 'array' })) as unknown as QueryResult[];
-      const res = both[0];
-      const rows = (res.rows as unknown[][]).slice(0, maxRows).map((r) => r.map(toJsonValue));
+      const pipeline = new ReadOnlyPipeline(stripTrailingSemicolons(sql), maxRows + 1, timeoutMs);
+      void c.query(pipeline);
+      const res = await pipeline.done;
       return {
         columns: res.fields.map((f) => ({ name: f.name, type: TYPE_NAMES[f.dataTypeID] ?? `oid:${f.dataTypeID}` })),
-        rows,
+        rows: res.rows.slice(0, maxRows).map((r) => r.map(toJsonValue)),
         truncated: res.rows.length > maxRows,
       };
     } catch (e) {
@@ -92,6 +96,7 @@ export class PostgresConnector implements Connector {
       });
       throw classify(e, this.where);
     } finally {
+      clearTimeout(backstop);
       c.release(broken);
     }
   }

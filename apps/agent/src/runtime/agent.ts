@@ -22,6 +22,9 @@ import { LoadSampler } from './load';
 import { MemberRemovedError, MemberSession } from './member-session';
 import { RefreshRunner } from './refresh-runner';
 
+/** A live job still running after this long is announced as started (see process). */
+const STARTED_AFTER_MS = 25;
+
 export interface AgentOptions {
   concurrency?: number;
   /** Called once the API says this member was removed; the agent has stopped by then. */
@@ -221,7 +224,9 @@ export class Agent {
     const data = parsed.data;
     const jobId = job.id!;
     const memberId = this.config.memberId;
-    this.publish(data.replyChannel, { jobId, kind: 'started', memberId, at: Date.now() });
+    // "started" tells the API who to watch while a job runs; a job done sooner than that needs no watching (a
+    // member that dies before saying so is caught by the API's not-started rule).
+    const announce = setTimeout(() => this.publish(data.replyChannel, { jobId, kind: 'started', memberId, at: Date.now() }), STARTED_AFTER_MS);
     this.activeJobs += 1;
     const t0 = performance.now();
     try {
@@ -244,6 +249,7 @@ export class Agent {
       this.log.info({ jobId, dataSourceId: (data as TestConnectionJob).dataSource?.id, code: err.code }, 'job failed at the data source');
       this.publish(data.replyChannel, { jobId, kind: 'error', memberId, executeMs: ms(t0), code: err.code, message: err.message });
     } finally {
+      clearTimeout(announce);
       this.activeJobs -= 1;
     }
   }

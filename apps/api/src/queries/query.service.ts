@@ -124,8 +124,8 @@ export class QueryService {
   private once(cluster: Cluster, name: JobName, jobId: string, data: Record<string, unknown>, timeoutMs: number, excluded: Set<string>, servers: string[]): Promise<Outcome> {
     return new Promise<Outcome>((resolve, reject) => {
       let startedBy: string | null = null;
-      let startedAt = 0;
       const enqueuedAt = Date.now();
+      const sentAt = performance.now();
       const deadline = enqueuedAt + timeoutMs + GRACE_MS;
       let settled = false;
       let checking = false;
@@ -138,11 +138,12 @@ export class QueryService {
         if (settled) return;
         if (reply.kind === 'started') {
           startedBy = reply.memberId;
-          startedAt = Date.now();
           return;
         }
         finish();
-        resolve({ kind: 'done', reply, queueMs: startedAt ? startedAt - enqueuedAt : 0 });
+        // Queueing and transport: the whole wait less the time the member spent on the job.
+        const queueMs = Math.max(0, Math.round((performance.now() - sentAt - reply.executeMs) * 100) / 100);
+        resolve({ kind: 'done', reply, queueMs });
       });
       const fail = (error: unknown, discard: boolean) => {
         if (settled) return;

@@ -1,0 +1,99 @@
+import type { Submittable } from 'pg';
+// node-postgres' own row decoder (type parsers per column); it has no type declarations of its own.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const Result = require('pg/lib/result.js') as new (rowMode: 'array') => { fields: { name: string; dataTypeID: number }[]; addFields(f: unknown[]): void; parseRow(values: unknown[]): unknown[] };
+
+/** The parts of node-postgres' connection a submittable writes to (what pg-cursor uses too). */
+interface Wire {
+  parse(m: { text: string; name?: string; types?: number[] }): void;
+  bind(m: { portal?: string; statement?: string; values?: unknown[] }): void;
+  describe(m: { type: 'P' | 'S'; name?: string }): void;
+  execute(m: { portal?: string; rows?: number }): void;
+  sync(): void;
+}
+
+export interface PipelineResult {
+  fields: { name: string; dataTypeID: number }[];
+  rows: unknown[][];
+  /** The row limit stopped the statement before its end. */
+  suspended: boolean;
+}
+
+/**
+ * One read-only query in a single round trip: BEGIN READ ONLY, SET LOCAL statement_timeout, the user's
+ * statement (Parse accepts exactly one, so no COMMIT can ride along) executed with a row limit, and ROLLBACK,
+ * written together and closed by one Sync. If a step fails the server skips the rest up to the Sync and the
+ * connection is left in a failed transaction, which the caller rolls back.
+ */
+export class ReadOnlyPipeline implements Submittable {
+  private readonly result = new Result('array');
+  private readonly rows: unknown[][] = [];
+  private suspended = false;
+  private error: Error | null = null;
+  private settled = false;
+  private resolve!: (r: PipelineResult) => void;
+  private reject!: (e: Error) => void;
+  readonly done = new Promise<PipelineResult>((res, rej) => {
+    this.resolve = res;
+    this.reject = rej;
+  });
+
+  constructor(
+    private readonly sql: string,
+    private readonly rowLimit: number,
+    private readonly timeoutMs: number,
+  ) {}
+
+  submit(connection: unknown) {
+    const wire = connection as Wire;
+    const step = (text: string) => {
+      wire.parse({ text, types: [] });
+      wire.bind({});
+      wire.execute({});
+    };
+    step('BEGIN READ ONLY');
+    step(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(this.timeoutMs))}`);
+    wire.parse({ text: this.sql, types: [] });
+    wire.bind({});
+    wire.describe({ type: 'P', name: '' });
+    wire.execute({ portal: '', rows: this.rowLimit });
+    step('ROLLBACK');
+    wire.sync();
+  }
+
+  handleRowDescription(msg: { fields: unknown[] }) {
+    this.result.addFields(msg.fields);
+  }
+
+  handleDataRow(msg: { fields: unknown[] }) {
+    this.rows.push(this.result.parseRow(msg.fields));
+  }
+
+  handlePortalSuspended() {
+    this.suspended = true;
+  }
+
+  handleCommandComplete() {}
+
+  handleEmptyQuery() {
+    this.error ??= Object.assign(new Error('the query is empty'), { code: '42601' });
+  }
+
+  handleError(err: Error) {
+    // node-postgres forgets the active query on an error: its ReadyForQuery then releases the next query
+    // (the caller's ROLLBACK), not this one.
+    this.error ??= err;
+    this.settle();
+  }
+
+  handleReadyForQuery() {
+    this.settle();
+  }
+
+  private settle() {
+    if (this.settled) return;
+    this.settled = true;
+    if (this.error) this.reject(this.error);
+    else this.resolve({ fields: this.result.fields ?? [], rows: this.rows, suspended: this.suspended });
+  }
+}
