@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { Client } from 'pg';
 import { PostgresConnector } from '../src/connectors/postgres';
 import { ConnectorError } from '../src/connectors/types';
@@ -94,5 +95,72 @@ describe('PostgreSQL connector (real server)', () => {
     expect(results.map((r) => r.rows[0][0])).toEqual(Array(12).fill('on'));
     const outside = await pg.query('SELECT 1 AS one', { maxRows: 1, timeoutMs: 5_000 });
     expect(outside.rows).toEqual([[1]]);
+  });
+
+  it('streams NDJSON through COPY exactly as decoding the rows would, for every common type and awkward text', async () => {
+    const sql = `SELECT g AS i4, g::int2 AS i2, (g * 10000000000)::int8 AS i8, (g / 3.0)::numeric(20, 10) AS num, g::float8 / 3 AS f8, g::float4 / 7 AS f4,
+        CASE g WHEN 1 THEN 'NaN'::float8 WHEN 2 THEN 'Infinity'::float8 WHEN 3 THEN '-Infinity'::float8 ELSE -g::float8 END AS special,
+        g % 2 = 0 AS b, E'tab\\there\\nnew "quoted" back\\\\slash é ✓ ' || g AS t, 'x'::char(3) AS bp, md5(g::text)::uuid AS u,
+        timestamp '2026-03-29 01:30:00.123456' + g * interval '1 hour' AS ts, timestamptz '2026-01-01 00:00:00.5+00' + g * interval '1 day' AS tstz,
+        date '2026-01-01' + g AS d, time '12:34:56' AS tm, interval '1 day 2 hours' AS iv, decode(md5(g::text), 'hex') AS by,
+        json_build_object('g', g, 's', E'a\\tb') AS j, jsonb_build_object('k', ARRAY[g, g + 1]) AS jb, ARRAY[g, g * 2] AS arr, ARRAY['a,b', E'c"d'] AS tarr,
+        NULL::text AS nothing, '' AS empty, E'\\\\N' AS backslash_n, 'infinity'::timestamp AS inf
+      FROM generate_series(1, 2500) g
+      UNION ALL SELECT 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, timestamp '0044-03-15 12:00:00 BC', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+      -- a trailing comment`;
+    const decoded: string[] = [];
+    const decodedColumns = await pg.stream(sql, { timeoutMs: 10_000, batchRows: 1000 }, async (_c, rows) => {
+      decoded.push(...rows.map((r) => JSON.stringify(r)));
+    });
+    const copied: string[] = [];
+    const batches: number[] = [];
+    const copiedColumns = await pg.streamNdjson!(sql, { timeoutMs: 10_000, batchRows: 1000 }, async (ndjson, rows) => {
+      const lines = ndjson.split('\n');
+      expect(lines.pop()).toBe('');
+      expect(lines).toHaveLength(rows);
+      batches.push(rows);
+      copied.push(...lines);
+    });
+    expect(copiedColumns).toEqual(decodedColumns);
+    expect(copied).toHaveLength(2501);
+    expect(batches).toEqual([1000, 1000, 501]);
+    for (const line of copied) JSON.parse(line);
+    const first = copied.findIndex((line, i) => line !== decoded[i]);
+    expect(first >= 0 ? { row: first, copied: copied[first], decoded: decoded[first] } : 'all equal').toBe('all equal');
+  });
+
+  it('copies only what a single read statement gives: no way out of the parentheses', async () => {
+    const tries = [
+      `SELECT 1) TO PROGRAM 'touch /tmp/gw-owned' --`,
+      `SELECT 1) TO STDOUT; COPY (SELECT 2`,
+      `SELECT 1 /* ) TO PROGRAM 'touch /tmp/gw-owned' */`,
+      `SELECT 1; DELETE FROM items`,
+    ];
+    for (const sql of tries) {
+      const out: string[] = [];
+      const result = await pg.streamNdjson!(sql, { timeoutMs: 5_000, batchRows: 10 }, async (ndjson) => void out.push(ndjson)).then(
+        () => 'ran',
+        (e: ConnectorError) => e.code,
+      );
+      if (result === 'ran') expect(out.join('')).toBe('[1]\n');
+      else expect(result).toBe('query_failed');
+    }
+    expect(await count()).toBe(100);
+    expect(existsSync('/tmp/gw-owned')).toBe(false);
+  });
+
+  it('stops a COPY at its timeout and when cancelled', async () => {
+    expect(await failure(pg.streamNdjson!('SELECT g, pg_sleep(0.01) FROM generate_series(1, 1000) g', { timeoutMs: 300, batchRows: 10 }, async () => undefined))).toMatchObject({ code: 'timeout' });
+    const abort = new AbortController();
+    let seen = 0;
+    const cancelled = await failure(
+      pg.streamNdjson!('SELECT g, repeat($$x$$, 100) FROM generate_series(1, 5000000) g', { timeoutMs: 30_000, batchRows: 1000, signal: abort.signal }, async (_n, rows) => {
+        seen += rows;
+        if (seen >= 5000) abort.abort();
+      }),
+    );
+    expect(cancelled.message).toMatch(/cancelled/);
+    expect(seen).toBeLessThan(1_000_000);
+    expect((await pg.query('SELECT 1', { maxRows: 1, timeoutMs: 1_000 })).rows).toEqual([[1]]);
   });
 });

@@ -29,11 +29,16 @@ export interface StreamOptions {
 /** Receives one batch of rows; the next batch is read only after it resolves (backpressure). */
 export type BatchHandler = (columns: Column[], rows: unknown[][]) => Promise<void>;
 
+/** Receives one batch already encoded as NDJSON (one JSON array per row and line) and its row count. */
+export type NdjsonHandler = (ndjson: string, rows: number) => Promise<void>;
+
 export interface Connector {
   test(timeoutMs: number): Promise<void>;
   query(sql: string, options: QueryOptions): Promise<RowSet>;
   /** Reads the whole result in batches, never holding more than one batch; returns the columns. */
   stream(sql: string, options: StreamOptions, onBatch: BatchHandler): Promise<Column[]>;
+  /** Like stream, with the rows encoded by the engine's fastest path (optional: stream is the fallback). */
+  streamNdjson?(sql: string, options: StreamOptions, onBatch: NdjsonHandler): Promise<Column[]>;
   close(): Promise<void>;
 }
 

@@ -1,4 +1,5 @@
-import { gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { ChunkAck, RefreshJob, RefreshStart } from '@gateway/domain';
@@ -9,6 +10,8 @@ import type { MemberSession } from './member-session';
 /** Rows per chunk: enough to compress well, small enough that neither side holds much. */
 export const BATCH_ROWS = 5_000;
 const STATUS_EVERY_MS = 1_000;
+
+const gzip = promisify(gzipCallback);
 
 /** Errors that another attempt would only repeat. */
 const PERMANENT = new Set(['query_failed', 'read_only', 'bad_request']);
@@ -59,13 +62,14 @@ export class RefreshRunner {
       // One upload in flight while the next batch is fetched: the database and the API work at the same time,
       // and at most two batches are in memory.
       let inflight: Promise<void> = Promise.resolve();
-      const columns: Column[] = await connector.stream(start.query, { timeoutMs: start.timeoutMs, batchRows: BATCH_ROWS, signal: abort.signal }, async (_cols, batch) => {
-        const body = gzipSync(batch.map((r) => JSON.stringify(r)).join('\n') + '\n', { level: 1 });
+      const upload = async (ndjson: string, count: number) => {
+        // Compressed on libuv's thread pool, so the database keeps sending meanwhile.
+        const body = await gzip(ndjson, { level: 1 });
         await inflight;
         if (abort.signal.aborted) return;
-        const path = `/api/agents/refreshes/${id}/chunks?attempt=${attempt}&seq=${seq}&rows=${batch.length}`;
+        const path = `/api/agents/refreshes/${id}/chunks?attempt=${attempt}&seq=${seq}&rows=${count}`;
         seq += 1;
-        rows += batch.length;
+        rows += count;
         inflight = this.session
           .request('POST', path, body)
           .then((ack) => {
@@ -75,7 +79,11 @@ export class RefreshRunner {
             uploadError = e;
             abort.abort();
           });
-      });
+      };
+      const options = { timeoutMs: start.timeoutMs, batchRows: BATCH_ROWS, signal: abort.signal };
+      const columns: Column[] = connector.streamNdjson
+        ? await connector.streamNdjson(start.query, options, upload)
+        : await connector.stream(start.query, options, (_cols, batch) => upload(batch.map((r) => JSON.stringify(r)).join('\n') + '\n', batch.length));
       await inflight;
       if (uploadError) throw uploadError;
       if (stopped) throw new ConnectorError('bad_request', 'the refresh was cancelled');
