@@ -86,14 +86,14 @@ export class RefreshRunsService {
     if (Number(refresh.bytes) + data.length > this.config.SNAPSHOT_MAX_BYTES) {
       throw new ApiError(413, `the snapshot is over the size limit of ${this.config.SNAPSHOT_MAX_BYTES} bytes`);
     }
-    await this.prisma.$transaction([
-      this.prisma.snapshotChunk.upsert({
-        where: { refreshId_attempt_seq: { refreshId: id, attempt: q.attempt, seq: q.seq } },
-        create: { refreshId: id, attempt: q.attempt, seq: q.seq, rows: q.rows, bytes: data.length, data: new Uint8Array(data) },
-        update: { rows: q.rows, bytes: data.length, data: new Uint8Array(data) },
-      }),
-      this.prisma.refresh.update({ where: { id }, data: { rows: { increment: q.rows }, bytes: { increment: data.length }, lastProgressAt: new Date() } }),
-    ]);
+    // One statement for the chunk and the progress: chunks are the bulk of a refresh's traffic.
+    await this.prisma.$executeRaw`
+      WITH progress AS (
+        UPDATE "Refresh" SET rows = rows + ${q.rows}, bytes = bytes + ${data.length}, "lastProgressAt" = now() WHERE id = ${id}::uuid RETURNING id
+      )
+      INSERT INTO "SnapshotChunk" ("refreshId", attempt, seq, rows, bytes, data)
+      SELECT id, ${q.attempt}, ${q.seq}, ${q.rows}, ${data.length}, ${new Uint8Array(data)} FROM progress
+      ON CONFLICT ("refreshId", attempt, seq) DO UPDATE SET rows = EXCLUDED.rows, bytes = EXCLUDED.bytes, data = EXCLUDED.data`;
     return { cancel: false };
   }
 
