@@ -1,4 +1,5 @@
 import type { ReactNode } from 'react';
+import { Header } from '../src/header';
 import './globals.css';
 
 export const metadata = { title: 'Gateway admin', description: 'On-premises data gateway clusters' };
@@ -7,10 +8,11 @@ export default function RootLayout({ children }: { children: ReactNode }) {
   return (
     <html lang="en">
       <body>
-        <header className="bar">
-          <strong>Gateway</strong> <span>admin portal</span>
-        </header>
-        <main>{children}</main>
+        <a href="#content" className="skip">
+          Skip to content
+        </a>
+        <Header />
+        <main id="content">{children}</main>
       </body>
     </html>
   );

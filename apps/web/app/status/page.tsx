@@ -1,5 +1,5 @@
 import { Health } from '@gateway/domain';
-import { describeHealth } from '../src/health';
+import { describeHealth } from '../../src/health';
 
 export const dynamic = 'force-dynamic';
 
