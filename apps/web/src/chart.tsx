@@ -9,8 +9,9 @@ export function DurationChart({ refreshes }: { refreshes: RefreshView[] }) {
   if (done.length < 1) return null;
   const max = Math.max(...done.map((r) => r.durationMs!), 1);
   const w = 640;
-  const h = 140;
-  const bar = w / done.length;
+  const h = 110;
+  // Bars keep a sensible width when there are only a few refreshes.
+  const bar = w / Math.max(done.length, 15);
   return (
     <figure className="chart">
       <svg viewBox={`0 0 ${w} ${h + 20}`} width="100%" role="img" aria-label={`Refresh durations, last ${done.length}: longest ${duration(max)}`}>

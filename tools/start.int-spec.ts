@@ -1,0 +1,129 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { Redis } from 'ioredis';
+
+// `npm start` on a fresh deployment and again: the demo is created once, then reused; Ctrl-C stops it all.
+const ROOT = path.join(__dirname, '..');
+const SERVER = process.env.TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432';
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+
+describe('npm start: first run with a demo, second run reusing it', () => {
+  const id = `${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  const demoDir = mkdtempSync(path.join(tmpdir(), 'gateway-demo-'));
+  let env: Record<string, string>;
+  let apiUrl: string;
+
+  beforeAll(async () => {
+    const [apiPort, webPort] = [await freePort(), await freePort()];
+    apiUrl = `http://127.0.0.1:${apiPort}`;
+    env = {
+      ...(process.env as Record<string, string>),
+      API_PORT: String(apiPort),
+      WEB_PORT: String(webPort),
+      DATABASE_URL: `${SERVER}/gw_test_start_${id}`,
+      REDIS_PREFIX: `gwtest-start-${id}`,
+      DEMO_DIR: demoDir,
+      DEMO_DATABASE: `gw_src_demo_${id}`,
+      LOG_LEVEL: 'warn',
+    };
+  });
+
+  afterAll(async () => {
+    const admin = new Client({ connectionString: `${SERVER}/postgres` });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS "gw_test_start_${id}" WITH (FORCE)`);
+    await admin.query(`DROP DATABASE IF EXISTS "gw_src_demo_${id}" WITH (FORCE)`);
+    await admin.end();
+    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    const keys = await redis.keys(`gwtest-start-${id}*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+  });
+
+  /** Runs `npm start`'s script until it prints how to sign in; returns its output so far and the process. */
+  async function start(): Promise<{ child: ChildProcess; out: () => string }> {
+    const child = spawn(process.execPath, [path.join(ROOT, 'tools/start.js')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`npm start did not finish starting in 120 s:\n${out}`)), 120_000);
+      const check = () => {
+        if (/Ctrl-C stops everything/.test(out)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout!.on('data', check);
+      child.once('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${out}`)));
+    });
+    return { child, out: () => out };
+  }
+
+  const stop = (child: ChildProcess) =>
+    new Promise<number | null>((resolve) => {
+      child.once('exit', (code) => resolve(code));
+      child.kill('SIGINT');
+    });
+
+  const api = async (method: string, p: string, token?: string, body?: unknown) => {
+    const r = await fetch(`${apiUrl}/api${p}`, { method, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    return { status: r.status, body: (await r.json()) as Record<string, unknown> & unknown[] };
+  };
+
+  const until = async <T>(check: () => Promise<T>, ms = 20_000): Promise<T> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      try {
+        return await check();
+      } catch (e) {
+        if (Date.now() > deadline) throw e;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  };
+
+  it('creates a demo cluster that answers queries and schedules a refresh, then reuses it on the next start', async () => {
+    const first = await start();
+    const m = /Sign in to the portal as (\S+) with the password (\S+)/.exec(first.out());
+    expect(m).not.toBeNull();
+    const [, email, password] = m!;
+    expect(first.out()).toMatch(/Portal: +http:\/\/127\.0\.0\.1:\d+/);
+    expect(statSync(path.join(demoDir, 'state.json')).mode & 0o077).toBe(0);
+    const login = await api('POST', '/auth/login', undefined, { email, password });
+    expect(login.status).toBe(200);
+    const token = login.body.token as string;
+    const clusters = (await api('GET', '/clusters', token)).body as unknown as { id: string; name: string; memberCount: number; onlineCount: number }[];
+    expect(clusters.map((c) => [c.name, c.memberCount])).toEqual([['demo', 2]]);
+    await until(async () => {
+      const c = (await api('GET', `/clusters/${clusters[0].id}`, token)).body;
+      if (c.onlineCount !== 2) throw new Error(`${c.onlineCount} of 2 online`);
+    });
+    const sources = (await api('GET', `/clusters/${clusters[0].id}/datasources`, token)).body as unknown as { id: string; name: string }[];
+    expect(sources.map((s) => s.name)).toEqual(['demo-sales']);
+    const q = await api('POST', `/datasources/${sources[0].id}/query`, token, { sql: 'SELECT count(*)::int AS n FROM sales' });
+    expect(q.body.rows).toEqual([[1000]]);
+    const datasets = (await api('GET', `/datasets?cluster=${clusters[0].id}`, token)).body as unknown as { name: string; schedule: { cron: string } | null; nextRunAt: string | null }[];
+    expect(datasets.map((d) => [d.name, d.schedule?.cron])).toEqual([['sales by region', '*/5 * * * *']]);
+    expect(datasets[0].nextRunAt).not.toBeNull();
+    expect(await stop(first.child)).toBe(0);
+
+    const second = await start();
+    expect(second.out()).toContain(`Sign in to the portal as ${email} with the password ${password}`);
+    const again = await api('POST', '/auth/login', undefined, { email, password });
+    const after = (await api('GET', '/clusters', again.body.token as string)).body as unknown as { id: string }[];
+    expect(after.map((c) => c.id)).toEqual([clusters[0].id]);
+    expect(await stop(second.child)).toBe(0);
+  }, 300_000);
+});
