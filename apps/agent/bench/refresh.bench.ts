@@ -4,7 +4,7 @@
  *      against `COPY (query) TO STDOUT` of the same query (psql, to /dev/null);
  *   2. peak RSS of the agent and of the API during that refresh, at 100k and at 1M rows;
  *   3. schedule accuracy: 100 datasets on a one-minute schedule; p99 of the delay from the tick to the start.
- * Usage: npm run bench -- refresh [--rows 1000000] [--datasets 100]
+ * Usage: npm run bench -- refresh [--rows 1000000] [--datasets 100] [--dist]
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -34,6 +34,15 @@ const rssMb = (pid: number) => {
 export async function main(args: string[]) {
   const rows = arg(args, 'rows', 1_000_000);
   const datasets = arg(args, 'datasets', 100);
+  // --dist: build the API and the agent, and run both from dist/ as a deployment does (no compiler loaded).
+  const fromDist = args.includes('--dist');
+  if (fromDist) {
+    for (const project of ['apps/api', 'apps/agent']) {
+      const b = spawnSync(process.execPath, ['tools/build.js', project], { stdio: 'inherit' });
+      if (b.status !== 0) throw new Error(`building ${project} failed`);
+    }
+    process.env.GATEWAY_RUN_FROM = 'dist';
+  }
   const [api, sources] = await Promise.all([startApiProcess({ LOG_LEVEL: 'warn', SCHEDULER_INTERVAL_MS: '100' }), createSampleSources()]);
   let agent: AgentProcess | undefined;
   try {
@@ -101,7 +110,7 @@ export async function main(args: string[]) {
     const queued = delays.map((x) => Number(x.queued)).sort((p, q) => p - q);
     const start = delays.map((x) => Number(x.started)).sort((p, q) => p - q);
 
-    console.log(`\nidle RSS before the refreshes: agent ${idle.agent.toFixed(0)} MB, API ${idle.api.toFixed(0)} MB (both run from source through SWC)`);
+    console.log(`\nidle RSS before the refreshes: agent ${idle.agent.toFixed(0)} MB, API ${idle.api.toFixed(0)} MB (both run ${fromDist ? 'from dist/' : 'from source through SWC'})`);
     console.log('\n| refresh | through the gateway into the snapshot store | baseline | result (target >= 0.5) | memory (target <= 256 MB) |');
     console.log('| --- | --- | --- | --- | --- |');
     for (const line of results) console.log(line);

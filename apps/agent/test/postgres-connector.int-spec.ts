@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { Client } from 'pg';
+import { Client, types } from 'pg';
+import { copyEncoderFor, copyLineToJson, type CopyEncoder } from '@gateway/domain';
 import { PostgresConnector } from '../src/connectors/postgres';
 import { ConnectorError } from '../src/connectors/types';
 import { createSampleSources } from './support/sources';
@@ -114,14 +115,21 @@ describe('PostgreSQL connector (real server)', () => {
     });
     const copied: string[] = [];
     const batches: number[] = [];
-    const copiedColumns = await pg.streamNdjson!(sql, { timeoutMs: 10_000, batchRows: 1000 }, async (ndjson, rows) => {
-      const lines = ndjson.split('\n');
-      expect(lines.pop()).toBe('');
-      expect(lines).toHaveLength(rows);
+    let encoders: CopyEncoder[] = [];
+    const raw: Buffer[] = [];
+    const { format, columns } = await pg.streamRaw!(sql, { timeoutMs: 10_000, batchRows: 1000 }, async (data, rows) => {
       batches.push(rows);
-      copied.push(...lines);
+      raw.push(data);
     });
-    expect(copiedColumns).toEqual(decodedColumns);
+    expect(format).toBe('pgcopy');
+    expect(columns.map(({ name, type }) => ({ name, type }))).toEqual(decodedColumns);
+    // Read back the way the API reads a snapshot.
+    encoders = columns.map((c) => copyEncoderFor(c.oid, (oid) => types.getTypeParser(oid, 'text') as (v: string) => unknown));
+    for (const data of raw) {
+      const lines = data.toString('utf8').split('\n');
+      expect(lines.pop()).toBe('');
+      copied.push(...lines.map((line) => copyLineToJson(line, encoders)));
+    }
     expect(copied).toHaveLength(2501);
     expect(batches).toEqual([1000, 1000, 501]);
     for (const line of copied) JSON.parse(line);
@@ -138,11 +146,11 @@ describe('PostgreSQL connector (real server)', () => {
     ];
     for (const sql of tries) {
       const out: string[] = [];
-      const result = await pg.streamNdjson!(sql, { timeoutMs: 5_000, batchRows: 10 }, async (ndjson) => void out.push(ndjson)).then(
+      const result = await pg.streamRaw!(sql, { timeoutMs: 5_000, batchRows: 10 }, async (data) => void out.push(data.toString())).then(
         () => 'ran',
         (e: ConnectorError) => e.code,
       );
-      if (result === 'ran') expect(out.join('')).toBe('[1]\n');
+      if (result === 'ran') expect(out.join('')).toBe('1\n');
       else expect(result).toBe('query_failed');
     }
     expect(await count()).toBe(100);
@@ -150,11 +158,11 @@ describe('PostgreSQL connector (real server)', () => {
   });
 
   it('stops a COPY at its timeout and when cancelled', async () => {
-    expect(await failure(pg.streamNdjson!('SELECT g, pg_sleep(0.01) FROM generate_series(1, 1000) g', { timeoutMs: 300, batchRows: 10 }, async () => undefined))).toMatchObject({ code: 'timeout' });
+    expect(await failure(pg.streamRaw!('SELECT g, pg_sleep(0.01) FROM generate_series(1, 1000) g', { timeoutMs: 300, batchRows: 10 }, async () => undefined))).toMatchObject({ code: 'timeout' });
     const abort = new AbortController();
     let seen = 0;
     const cancelled = await failure(
-      pg.streamNdjson!('SELECT g, repeat($$x$$, 100) FROM generate_series(1, 5000000) g', { timeoutMs: 30_000, batchRows: 1000, signal: abort.signal }, async (_n, rows) => {
+      pg.streamRaw!('SELECT g, repeat($$x$$, 100) FROM generate_series(1, 5000000) g', { timeoutMs: 30_000, batchRows: 1000, signal: abort.signal }, async (_d, rows) => {
         seen += rows;
         if (seen >= 5000) abort.abort();
       }),

@@ -231,6 +231,25 @@ describe('schedules and failover', () => {
     await sleep(700);
   }, 40_000);
 
+  it('never runs a refresh on a member disabled a moment before, even before its agent heard of it', async () => {
+    const now = await dataset('right-after-disable', 'SELECT 1 AS one');
+    for (const [off, on] of [['a', 'b'], ['b', 'a'], ['a', 'b'], ['b', 'a']] as const) {
+      // No pause between the two calls: the agent of the disabled member may still be consuming.
+      await patch(`/members/${members[off].memberId}`, { enabled: false });
+      await patch(`/members/${members[on].memberId}`, { enabled: true });
+      const r = await post<Refresh>(`/datasets/${now}/refreshes`);
+      const done = await eventually(async () => {
+        const x = (await get<Refresh>(`/refreshes/${r.body.id}`)).body;
+        expect(x.status).toBe('succeeded');
+        return x;
+      }, 10_000);
+      expect(done.attempts.map((x) => x.memberName)).toEqual([on]);
+    }
+    await patch(`/members/${members.a.memberId}`, { enabled: true });
+    await patch(`/members/${members.b.memberId}`, { enabled: true });
+    await sleep(700);
+  }, 60_000);
+
   it('completes a refresh on another member within 15 s when its member is SIGKILLed, with exactly one snapshot', async () => {
     const slow = await dataset('slow-kill', 'SELECT g, pg_sleep(0.002) FROM generate_series(1, 1500) g');
     const r = await post<Refresh>(`/datasets/${slow}/refreshes`);

@@ -123,14 +123,22 @@ export type RefreshJob = z.infer<typeof RefreshJob>;
 
 export const RefreshStartRequest = z.object({}).strict();
 export const RefreshStart = z.discriminatedUnion('proceed', [
-  z.object({ proceed: z.literal(false), reason: z.string() }),
+  // retry: the refresh goes back to the queue for another member (this one does not serve now).
+  z.object({ proceed: z.literal(false), reason: z.string(), retry: z.boolean().optional() }),
   z.object({ proceed: z.literal(true), attempt: z.number().int(), query: z.string(), timeoutMs: z.number(), maxBytes: z.number(), dataSource: JobDataSource }),
 ]);
 export type RefreshStart = z.infer<typeof RefreshStart>;
+/** How a chunk's rows are written: NDJSON arrays, or PostgreSQL's COPY text format (see pgcopy.ts). */
+export const SnapshotFormat = z.enum(['ndjson', 'pgcopy'], { error: 'must be ndjson or pgcopy' });
+export type SnapshotFormat = z.infer<typeof SnapshotFormat>;
+
 export const ChunkQuery = z
-  .object({ attempt: z.coerce.number().int().min(1), seq: z.coerce.number().int().min(0), rows: z.coerce.number().int().min(0) })
+  .object({ attempt: z.coerce.number().int().min(1), seq: z.coerce.number().int().min(0), rows: z.coerce.number().int().min(0), format: SnapshotFormat.default('ndjson') })
   .strict();
 export const ChunkAck = z.object({ cancel: z.boolean() });
-export const RefreshComplete = z.object({ attempt: z.number().int().min(1), columns: z.array(z.object({ name: z.string(), type: z.string().optional() })) }).strict();
+/** A snapshot's columns; oid is PostgreSQL's type id, which reading a pgcopy snapshot needs. */
+export const RefreshComplete = z
+  .object({ attempt: z.number().int().min(1), columns: z.array(z.object({ name: z.string(), type: z.string().optional(), oid: z.number().int().optional() }).strict()) })
+  .strict();
 export const RefreshFail = z.object({ attempt: z.number().int().min(1), error: z.string().max(10_000), final: z.boolean() }).strict();
 export const RefreshAttemptRef = z.object({ attempt: z.number().int().min(1) }).strict();

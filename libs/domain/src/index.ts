@@ -10,3 +10,4 @@ export * from './datasources';
 export * from './jobs';
 export * from './access';
 export * from './datasets';
+export * from './pgcopy';

@@ -1,7 +1,7 @@
 import { Pool, type PoolClient } from 'pg';
-import { CopyToNdjson } from './pg-copy';
+import { CopyOut } from './pg-copy';
 import { ReadOnlyPipeline } from './pg-pipeline';
-import { assertReadOnly, cancelledError, checkDeadline, ConnectorError, stripTrailingSemicolons, toJsonValue, type BatchHandler, type Column, type Connector, type NdjsonHandler, type QueryOptions, type RowSet, type StreamOptions } from './types';
+import { assertReadOnly, cancelledError, checkDeadline, ConnectorError, stripTrailingSemicolons, toJsonValue, type BatchHandler, type Column, type Connector, type RawBatchHandler, type QueryOptions, type RowSet, type StreamOptions } from './types';
 
 const TYPE_NAMES: Record<number, string> = {
   16: 'bool', 17: 'bytea', 20: 'int8', 21: 'int2', 23: 'int4', 25: 'text', 114: 'json', 700: 'float4', 701: 'float8',
@@ -138,11 +138,11 @@ export class PostgresConnector implements Connector {
   }
 
   /**
-   * The refresh path: the rows as NDJSON batches, read with `COPY (query) TO STDOUT` (several times faster than
-   * decoding row messages). The query is first declared as a cursor through the extended protocol, which
-   * proves it is one read statement and gives the columns, then copied inside the same READ ONLY transaction.
+   * The refresh path: the rows exactly as `COPY (query) TO STDOUT` writes them, several times faster than
+   * decoding row messages. The query is first declared as a cursor through the extended protocol, which proves
+   * it is one read statement and gives the columns, then copied inside the same READ ONLY transaction.
    */
-  async streamNdjson(sql: string, { timeoutMs, batchRows, signal }: StreamOptions, onBatch: NdjsonHandler): Promise<Column[]> {
+  async streamRaw(sql: string, { timeoutMs, batchRows, signal }: StreamOptions, onBatch: RawBatchHandler) {
     assertReadOnly(sql);
     const c = await this.client();
     const pid = (c as unknown as { processID: number }).processID;
@@ -155,14 +155,14 @@ export class PostgresConnector implements Connector {
       await c.query({ text: `DECLARE gw_cursor NO SCROLL CURSOR FOR ${statement}`, queryMode: 'extended' } as never);
       const described = await c.query({ text: 'FETCH 0 FROM gw_cursor', rowMode: 'array' });
       await c.query('CLOSE gw_cursor');
-      const columns = described.fields.map((f) => ({ name: f.name, type: TYPE_NAMES[f.dataTypeID] ?? `oid:${f.dataTypeID}` }));
+      const columns = described.fields.map((f) => ({ name: f.name, type: TYPE_NAMES[f.dataTypeID] ?? `oid:${f.dataTypeID}`, oid: f.dataTypeID }));
       if (signal?.aborted) throw cancelledError();
       // The newlines keep a trailing comment of the query from swallowing the closing parenthesis.
-      const copy = new CopyToNdjson(`COPY (\n${statement}\n) TO STDOUT`, described.fields.map((f) => f.dataTypeID), batchRows, onBatch);
+      const copy = new CopyOut(`COPY (\n${statement}\n) TO STDOUT`, batchRows, onBatch);
       void c.query(copy);
       await copy.done;
       await c.query('ROLLBACK');
-      return columns;
+      return { format: 'pgcopy' as const, columns };
     } catch (e) {
       await c.query('ROLLBACK').catch(() => {
         broken = true;

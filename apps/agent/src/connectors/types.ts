@@ -29,16 +29,24 @@ export interface StreamOptions {
 /** Receives one batch of rows; the next batch is read only after it resolves (backpressure). */
 export type BatchHandler = (columns: Column[], rows: unknown[][]) => Promise<void>;
 
-/** Receives one batch already encoded as NDJSON (one JSON array per row and line) and its row count. */
-export type NdjsonHandler = (ndjson: string, rows: number) => Promise<void>;
+/** Receives one batch in the engine's own dump format, and its row count. */
+export type RawBatchHandler = (data: Buffer, rows: number) => Promise<void>;
+
+/** Column with the engine's type id, which reading a raw snapshot needs. */
+export interface TypedColumn extends Column {
+  oid: number;
+}
 
 export interface Connector {
   test(timeoutMs: number): Promise<void>;
   query(sql: string, options: QueryOptions): Promise<RowSet>;
   /** Reads the whole result in batches, never holding more than one batch; returns the columns. */
   stream(sql: string, options: StreamOptions, onBatch: BatchHandler): Promise<Column[]>;
-  /** Like stream, with the rows encoded by the engine's fastest path (optional: stream is the fallback). */
-  streamNdjson?(sql: string, options: StreamOptions, onBatch: NdjsonHandler): Promise<Column[]>;
+  /**
+   * Like stream, with the rows in the engine's own dump format, untouched (optional: stream is the fallback).
+   * Returns the format's name, as snapshots record it, and the columns with their type ids.
+   */
+  streamRaw?(sql: string, options: StreamOptions, onBatch: RawBatchHandler): Promise<{ format: 'pgcopy'; columns: TypedColumn[] }>;
   close(): Promise<void>;
 }
 
@@ -60,14 +68,8 @@ export class ConnectorError extends Error {
   }
 }
 
-/** JSON-safe cell values: dates as ISO strings, bytes as base64, big integers as strings. */
-export function toJsonValue(v: unknown): unknown {
-  if (v === null || v === undefined) return null;
-  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString();
-  if (Buffer.isBuffer(v)) return v.toString('base64');
-  if (typeof v === 'bigint') return v.toString();
-  return v;
-}
+/** JSON-safe cell values (the same mapping the API applies when it reads a COPY snapshot). */
+export { toJsonValue } from '@gateway/domain';
 
 const WRITE_KEYWORDS = /^\s*(insert|update|delete|merge|upsert|replace|create|drop|alter|truncate|grant|revoke|rename|call|do|copy|vacuum|reindex|cluster|comment|lock|set|reset|begin|start|commit|rollback|savepoint|release|prepare|execute|deallocate|load|handler|install|uninstall|attach|detach|pragma)\b/i;
 const READ_KEYWORDS = /^\s*(\(\s*)*(select|with|values|table|show|describe|desc|explain)\b/i;

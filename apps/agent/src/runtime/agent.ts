@@ -209,7 +209,11 @@ export class Agent {
       await job.moveToDelayed(Date.now() + 10, token);
       throw new DelayedError();
     }
-    return this.refreshes.process(job);
+    if ((await this.refreshes.process(job)) === 'requeue') {
+      // The API says another member serves now (this agent has not seen the change yet).
+      await job.moveToDelayed(Date.now() + 250, token);
+      throw new DelayedError();
+    }
   }
 
   private publish(channel: string, reply: Reply) {

@@ -36,8 +36,8 @@ export class RefreshRunner {
     const id = parsed.data.refreshId;
     const start = RefreshStart.parse(await this.session.request('POST', `/api/agents/refreshes/${id}/start`, {}));
     if (!start.proceed) {
-      this.log.info({ refreshId: id, reason: start.reason }, 'refresh not run');
-      return;
+      this.log.info({ refreshId: id, reason: start.reason, retry: !!start.retry }, start.retry ? 'refresh handed back to the queue' : 'refresh not run');
+      return start.retry ? ('requeue' as const) : undefined;
     }
     const { attempt } = start;
     const abort = new AbortController();
@@ -62,12 +62,12 @@ export class RefreshRunner {
       // One upload in flight while the next batch is fetched: the database and the API work at the same time,
       // and at most two batches are in memory.
       let inflight: Promise<void> = Promise.resolve();
-      const upload = async (ndjson: string, count: number) => {
+      const upload = async (data: string | Buffer, count: number, format: 'ndjson' | 'pgcopy') => {
         // Compressed on libuv's thread pool, so the database keeps sending meanwhile.
-        const body = await gzip(ndjson, { level: 1 });
+        const body = await gzip(data, { level: 1 });
         await inflight;
         if (abort.signal.aborted) return;
-        const path = `/api/agents/refreshes/${id}/chunks?attempt=${attempt}&seq=${seq}&rows=${count}`;
+        const path = `/api/agents/refreshes/${id}/chunks?attempt=${attempt}&seq=${seq}&rows=${count}&format=${format}`;
         seq += 1;
         rows += count;
         inflight = this.session
@@ -81,9 +81,10 @@ export class RefreshRunner {
           });
       };
       const options = { timeoutMs: start.timeoutMs, batchRows: BATCH_ROWS, signal: abort.signal };
-      const columns: Column[] = connector.streamNdjson
-        ? await connector.streamNdjson(start.query, options, upload)
-        : await connector.stream(start.query, options, (_cols, batch) => upload(batch.map((r) => JSON.stringify(r)).join('\n') + '\n', batch.length));
+      // The engine's own dump where the connector has one (PostgreSQL's COPY text), NDJSON arrays otherwise.
+      const columns: Column[] = connector.streamRaw
+        ? (await connector.streamRaw(start.query, options, (data, count) => upload(data, count, 'pgcopy'))).columns
+        : await connector.stream(start.query, options, (_cols, batch) => upload(batch.map((r) => JSON.stringify(r)).join('\n') + '\n', batch.length, 'ndjson'));
       await inflight;
       if (uploadError) throw uploadError;
       if (stopped) throw new ConnectorError('bad_request', 'the refresh was cancelled');

@@ -9,7 +9,7 @@ import { notFound } from '../http/errors';
 import { PrismaService } from '../database/prisma.service';
 import { DatasetsService } from './datasets.service';
 import { RefreshesService } from '../refreshes/refreshes.service';
-import { exportSnapshot } from '../refreshes/snapshot-export';
+import { exportSnapshot, type SnapshotColumn } from '../refreshes/snapshot-export';
 
 const ListQuery = z.object({ cluster: ClusterRef.optional() }).strict();
 
@@ -77,7 +77,7 @@ export class DatasetsController {
     const dataset = await this.datasets.find(user, id);
     const latest = await this.prisma.refresh.findFirst({ where: { datasetId: id, status: 'succeeded', snapshotAttempt: { not: null } }, orderBy: { finishedAt: 'desc' } });
     if (!latest) throw notFound(`dataset "${dataset.name}" has no successful refresh yet: refresh it first`, 'id');
-    const stream = exportSnapshot(this.prisma, latest.id, latest.snapshotAttempt!, (latest.columns as { name: string }[]) ?? [], query.format);
+    const stream = exportSnapshot(this.prisma, latest.id, latest.snapshotAttempt!, (latest.columns as SnapshotColumn[] | null) ?? [], query.format);
     void reply
       .header('content-type', query.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
       .header('x-refresh-id', latest.id)

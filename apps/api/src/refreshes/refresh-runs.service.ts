@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { RefreshStart } from '@gateway/domain';
+import type { RefreshStart, SnapshotFormat } from '@gateway/domain';
 import { toJobDataSource } from '../datasources/datasources.service';
 import type { AuthMember } from '../agents/agent-auth.service';
 import { CONFIG, type Config } from '../config/config';
@@ -45,7 +45,14 @@ export class RefreshRunsService {
     const members = refresh.dataset.cluster.members;
     const me = members.find((m) => m.id === member.id);
     const decision = await this.state.decide(refresh.dataset.cluster, members);
-    const reason = decision.servers.find((s) => s.memberId === member.id)?.reason ?? 'took the job from the cluster queue as routing changed';
+    const served = decision.servers.find((s) => s.memberId === member.id);
+    // An agent learns of routing changes within a heartbeat; until then it may still take a job. The API has
+    // the last word: a disabled member, or one that routing passes over while another can serve, hands the
+    // refresh back to the queue for the member that serves.
+    if (!me?.enabled || (!served && decision.canServe)) {
+      return { proceed: false, reason: !me?.enabled ? 'this member is disabled' : 'another member serves this cluster now', retry: true };
+    }
+    const reason = served?.reason ?? 'took the job from the cluster queue as routing changed';
     const attempt = await this.prisma.$transaction(async (tx) => {
       const last = await tx.refreshAttempt.findFirst({ where: { refreshId: id }, orderBy: { number: 'desc' } });
       if (last && last.status === 'running') {
@@ -80,7 +87,7 @@ export class RefreshRunsService {
     return { refresh, live };
   }
 
-  async chunk(member: AuthMember, id: string, q: { attempt: number; seq: number; rows: number }, data: Buffer) {
+  async chunk(member: AuthMember, id: string, q: { attempt: number; seq: number; rows: number; format: SnapshotFormat }, data: Buffer) {
     const { refresh, live } = await this.current(member, id, q.attempt);
     if (!live || refresh.cancelRequested) return { cancel: true };
     if (Number(refresh.bytes) + data.length > this.config.SNAPSHOT_MAX_BYTES) {
@@ -91,9 +98,9 @@ export class RefreshRunsService {
       WITH progress AS (
         UPDATE "Refresh" SET rows = rows + ${q.rows}, bytes = bytes + ${data.length}, "lastProgressAt" = now() WHERE id = ${id}::uuid RETURNING id
       )
-      INSERT INTO "SnapshotChunk" ("refreshId", attempt, seq, rows, bytes, data)
-      SELECT id, ${q.attempt}, ${q.seq}, ${q.rows}, ${data.length}, ${new Uint8Array(data)} FROM progress
-      ON CONFLICT ("refreshId", attempt, seq) DO UPDATE SET rows = EXCLUDED.rows, bytes = EXCLUDED.bytes, data = EXCLUDED.data`;
+      INSERT INTO "SnapshotChunk" ("refreshId", attempt, seq, rows, bytes, format, data)
+      SELECT id, ${q.attempt}, ${q.seq}, ${q.rows}, ${data.length}, ${q.format}, ${new Uint8Array(data)} FROM progress
+      ON CONFLICT ("refreshId", attempt, seq) DO UPDATE SET rows = EXCLUDED.rows, bytes = EXCLUDED.bytes, format = EXCLUDED.format, data = EXCLUDED.data`;
     return { cancel: false };
   }
 
@@ -104,7 +111,7 @@ export class RefreshRunsService {
   }
 
   /** The attempt's chunks become the snapshot; other attempts' chunks and snapshots beyond retention go. */
-  async complete(member: AuthMember, id: string, attempt: number, columns: { name: string; type?: string }[]) {
+  async complete(member: AuthMember, id: string, attempt: number, columns: { name: string; type?: string; oid?: number }[]) {
     const { refresh, live } = await this.current(member, id, attempt);
     if (!live) return { ok: false, reason: 'this attempt is no longer the live one' };
     await this.prisma.$transaction(async (tx) => {

@@ -1,9 +1,12 @@
 import { types } from 'pg';
-import { copyLineToJson, encoderFor, unescapeCopy } from './pg-copy';
-import { toJsonValue } from './types';
+import { copyEncoderFor, copyLineToJson, toJsonValue, unescapeCopy } from '@gateway/domain';
+
+const parserFor = (oid: number) => types.getTypeParser(oid, 'text') as (v: string) => unknown;
+const encoderFor = (oid: number) => copyEncoderFor(oid, parserFor);
 
 const viaPg = (oid: number, text: string) => JSON.stringify(toJsonValue((types.getTypeParser(oid, 'text') as (v: string) => unknown)(text)));
 
+// The API reads PostgreSQL snapshots (COPY text) with these encoders and node-postgres' parsers.
 describe('COPY text to JSON', () => {
   it('encodes timestamptz with any offset and fraction exactly as node-postgres decodes it', () => {
     const samples = [
