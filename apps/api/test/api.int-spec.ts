@@ -61,6 +61,7 @@ describe('health and documentation', () => {
     expect(r.status).toBe(200);
     expect(await r.text()).toContain('swagger-ui-bundle.js');
     expect((await fetch(`${api.url}/api/docs/swagger-ui-bundle.js`)).status).toBe(200);
+    for (const name of ['constructor', 'package.json', '..%2Fpackage.json', 'index.js']) expect([name, (await fetch(`${api.url}/api/docs/${name}`)).status]).toEqual([name, 404]);
   });
 });
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 
 const ASSETS: Record<string, string> = {
@@ -19,12 +19,18 @@ const page = (specUrl: string) => `<!doctype html>
 
 /** Serves the API explorer from the locally installed swagger-ui-dist: nothing is fetched from the internet. */
 export function serveDocsUi(fastify: FastifyInstance, specUrl: string) {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const dir: string = require('swagger-ui-dist').getAbsoluteFSPath();
-  const files = new Map(Object.keys(ASSETS).map((name) => [name, readFileSync(join(dir, name))]));
+  // The package's folder only: requiring the package itself would evaluate the browser bundles in the API
+  // process (tens of MB of heap for nothing). Assets are read on first use.
+  const dir = dirname(require.resolve('swagger-ui-dist/package.json'));
+  const cache = new Map<string, Buffer>();
+  const asset = (name: string) => {
+    if (!Object.hasOwn(ASSETS, name)) return undefined;
+    if (!cache.has(name)) cache.set(name, readFileSync(join(dir, name)));
+    return cache.get(name);
+  };
   fastify.get('/api/docs', (_req, reply) => void reply.type('text/html; charset=utf-8').send(page(specUrl)));
   fastify.get<{ Params: { file: string } }>('/api/docs/:file', (req, reply) => {
-    const body = files.get(req.params.file);
+    const body = asset(req.params.file);
     if (!body) return void reply.status(404).send({ statusCode: 404, error: 'not found', message: `no asset ${req.params.file}` });
     void reply.type(ASSETS[req.params.file]).header('cache-control', 'public, max-age=86400').send(body);
   });
