@@ -1,4 +1,4 @@
-import { Pool, type PoolClient } from 'pg';
+import { Pool, type PoolClient, type QueryResult } from 'pg';
 import { CopyOut } from './pg-copy';
 import { ReadOnlyPipeline } from './pg-pipeline';
 import { assertReadOnly, cancelledError, checkDeadline, ConnectorError, stripTrailingSemicolons, toJsonValue, type BatchHandler, type Column, type Connector, type RawBatchHandler, type QueryOptions, type RowSet, type StreamOptions } from './types';
@@ -102,29 +102,26 @@ export class PostgresConnector implements Connector {
     }
   }
 
-  async stream(sql: string, { timeoutMs, batchRows, signal }: StreamOptions, onBatch: BatchHandler): Promise<Column[]> {
+  /**
+   * The refresh paths' frame: a pooled connection in a READ ONLY transaction with the statement timeout, the
+   * query declared as a cursor through the extended protocol (which accepts one statement only), a cancel
+   * from another connection when the signal aborts (it interrupts even a running FETCH or COPY), and the
+   * transaction rolled back whatever happens.
+   */
+  private async inReadOnlyCursor<T>(sql: string, timeoutMs: number, signal: AbortSignal | undefined, body: (c: PoolClient, statement: string) => Promise<T>): Promise<T> {
     assertReadOnly(sql);
-    const deadline = Date.now() + timeoutMs;
     const c = await this.client();
     const pid = (c as unknown as { processID: number }).processID;
-    // A cancel interrupts even a FETCH that is still running, from another connection.
     const onAbort = () => void this.pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
     signal?.addEventListener('abort', onAbort);
     let broken = false;
     try {
+      const statement = stripTrailingSemicolons(sql);
       await c.query(`BEGIN READ ONLY; SET LOCAL statement_timeout = ${Math.floor(timeoutMs)}`);
-      await c.query({ text: `DECLARE gw_cursor NO SCROLL CURSOR FOR ${stripTrailingSemicolons(sql)}`, queryMode: 'extended' } as never);
-      let columns: Column[] | null = null;
-      for (;;) {
-        if (signal?.aborted) throw cancelledError();
-        checkDeadline(deadline);
-        const res = await c.query({ text: `FETCH ${batchRows} FROM gw_cursor`, rowMode: 'array' });
-        columns ??= res.fields.map((f) => ({ name: f.name, type: TYPE_NAMES[f.dataTypeID] ?? `oid:${f.dataTypeID}` }));
-        if (res.rows.length) await onBatch(columns, (res.rows as unknown[][]).map((r) => r.map(toJsonValue)));
-        if (res.rows.length < batchRows) break;
-      }
+      await c.query({ text: `DECLARE gw_cursor NO SCROLL CURSOR FOR ${statement}`, queryMode: 'extended' } as never);
+      const result = await body(c, statement);
       await c.query('ROLLBACK');
-      return columns ?? [];
+      return result;
     } catch (e) {
       await c.query('ROLLBACK').catch(() => {
         broken = true;
@@ -137,42 +134,39 @@ export class PostgresConnector implements Connector {
     }
   }
 
+  async stream(sql: string, { timeoutMs, batchRows, signal }: StreamOptions, onBatch: BatchHandler): Promise<Column[]> {
+    const deadline = Date.now() + timeoutMs;
+    return this.inReadOnlyCursor(sql, timeoutMs, signal, async (c) => {
+      let columns: Column[] | null = null;
+      for (;;) {
+        if (signal?.aborted) throw cancelledError();
+        checkDeadline(deadline);
+        const res = await c.query({ text: `FETCH ${batchRows} FROM gw_cursor`, rowMode: 'array' });
+        columns ??= res.fields.map((f) => ({ name: f.name, type: TYPE_NAMES[f.dataTypeID] ?? `oid:${f.dataTypeID}` }));
+        if (res.rows.length) await onBatch(columns, (res.rows as unknown[][]).map((r) => r.map(toJsonValue)));
+        if (res.rows.length < batchRows) break;
+      }
+      return columns ?? [];
+    });
+  }
+
   /**
    * The refresh path: the rows exactly as `COPY (query) TO STDOUT` writes them, several times faster than
-   * decoding row messages. The query is first declared as a cursor through the extended protocol, which proves
-   * it is one read statement and gives the columns, then copied inside the same READ ONLY transaction.
+   * decoding row messages. The cursor (see inReadOnlyCursor) proves the query is one read statement and gives
+   * the columns; then the query is copied inside the same READ ONLY transaction.
    */
   async streamRaw(sql: string, { timeoutMs, batchRows, signal }: StreamOptions, onBatch: RawBatchHandler) {
-    assertReadOnly(sql);
-    const c = await this.client();
-    const pid = (c as unknown as { processID: number }).processID;
-    const onAbort = () => void this.pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
-    signal?.addEventListener('abort', onAbort);
-    let broken = false;
-    try {
-      const statement = stripTrailingSemicolons(sql);
-      await c.query(`BEGIN READ ONLY; SET LOCAL statement_timeout = ${Math.floor(timeoutMs)}`);
-      await c.query({ text: `DECLARE gw_cursor NO SCROLL CURSOR FOR ${statement}`, queryMode: 'extended' } as never);
-      const described = await c.query({ text: 'FETCH 0 FROM gw_cursor', rowMode: 'array' });
-      await c.query('CLOSE gw_cursor');
-      const columns = described.fields.map((f) => ({ name: f.name, type: TYPE_NAMES[f.dataTypeID] ?? `oid:${f.dataTypeID}`, oid: f.dataTypeID }));
+    return this.inReadOnlyCursor(sql, timeoutMs, signal, async (c, statement) => {
+      const described = await c.query({ text: 'FETCH 0 FROM gw_cursor; CLOSE gw_cursor', rowMode: 'array' });
+      const fields = (described as unknown as QueryResult[])[0].fields;
+      const columns = fields.map((f) => ({ name: f.name, type: TYPE_NAMES[f.dataTypeID] ?? `oid:${f.dataTypeID}`, oid: f.dataTypeID }));
       if (signal?.aborted) throw cancelledError();
       // The newlines keep a trailing comment of the query from swallowing the closing parenthesis.
       const copy = new CopyOut(`COPY (\n${statement}\n) TO STDOUT`, batchRows, onBatch);
       void c.query(copy);
       await copy.done;
-      await c.query('ROLLBACK');
       return { format: 'pgcopy' as const, columns };
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => {
-        broken = true;
-      });
-      if (signal?.aborted) throw cancelledError();
-      throw classify(e, this.where);
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-      c.release(broken);
-    }
+    });
   }
 
   async close() {
