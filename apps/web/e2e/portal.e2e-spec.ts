@@ -142,6 +142,11 @@ describe('admin portal in a real browser (API, two agents, PostgreSQL, Redis)', 
     expect(first).toContain('100');
     await page.getByRole('img', { name: /Refresh durations/ }).waitFor();
     await screenshot('datasets');
+    await page.getByRole('button', { name: 'Edit items' }).click();
+    await page.getByLabel('Schedule (cron, optional)').fill('30 4 * * *');
+    await page.getByLabel('Time zone').fill('Europe/Paris');
+    await page.getByRole('button', { name: 'Save dataset' }).click();
+    await page.getByRole('row', { name: /items/ }).getByText('30 4 * * * (Europe/Paris)').waitFor();
   });
 
   it('disables the primary in Members, and the next refresh is served by the other member', async () => {
@@ -198,6 +203,12 @@ describe('admin portal in a real browser (API, two agents, PostgreSQL, Redis)', 
     await page.getByRole('tab', { name: 'Activity' }).focus();
     await page.keyboard.press('ArrowLeft');
     await page.getByRole('tab', { name: 'Settings', selected: true }).waitFor();
+    // Tablet width: the same pages, tables scroll inside their frame instead of the page.
+    await page.setViewportSize({ width: 820, height: 1180 });
+    await page.goto(`${webUrl}/clusters/${clusterId}?tab=members`);
+    await page.locator('tr[data-member="bravo"]').waitFor();
+    await page.screenshot({ path: path.join(SHOTS, 'tablet-members.png') });
+    await page.setViewportSize({ width: 1280, height: 800 });
     await page.goto(`${webUrl}/status`);
     await page.getByRole('table', { name: 'Control plane status' }).waitFor();
     await screenshot('status');

@@ -1,32 +1,39 @@
 'use client';
 import { useState, type FormEvent } from 'react';
-import { CreateDatasetRequest, type ClusterView, type DatasetView, type DataSourceView, type RefreshView } from '@gateway/domain';
+import { CreateDatasetRequest, UpdateDatasetRequest, type ClusterView, type DatasetView, type DataSourceView, type RefreshView } from '@gateway/domain';
 import { api } from '../api';
 import { validate, type FieldErrors } from '../forms';
 import { Alert, described, duration, Empty, Field, Loadable, useAction, useApi, when } from '../ui';
 import { DurationChart } from '../chart';
 
-function DatasetForm({ sources, onSaved, onCancel }: { sources: DataSourceView[]; onSaved: () => void; onCancel: () => void }) {
-  const [d, setD] = useState({ name: '', dataSourceId: sources[0]?.id ?? '', query: '', cron: '', timezone: 'UTC', enabled: true });
+function DatasetForm({ sources, editing, onSaved, onCancel }: { sources: DataSourceView[]; editing?: DatasetView; onSaved: () => void; onCancel: () => void }) {
+  const [d, setD] = useState(
+    editing
+      ? { name: editing.name, dataSourceId: editing.dataSourceId ?? '', query: editing.query, cron: editing.schedule?.cron ?? '', timezone: editing.schedule?.timezone ?? 'UTC', enabled: editing.enabled }
+      : { name: '', dataSourceId: sources[0]?.id ?? '', query: '', cron: '', timezone: 'UTC', enabled: true },
+  );
   const [errors, setErrors] = useState<FieldErrors>({});
   const action = useAction();
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    const body = { name: d.name, dataSourceId: d.dataSourceId, query: d.query, enabled: d.enabled, schedule: d.cron.trim() ? { cron: d.cron, timezone: d.timezone } : null };
-    const v = validate(CreateDatasetRequest, body);
+    const fields = { name: d.name, query: d.query, enabled: d.enabled, schedule: d.cron.trim() ? { cron: d.cron, timezone: d.timezone } : null };
+    const v = editing ? validate(UpdateDatasetRequest, fields) : validate(CreateDatasetRequest, { ...fields, dataSourceId: d.dataSourceId });
     setErrors(v.ok ? {} : v.errors);
     if (!v.ok) return;
-    if (await action.run(() => api('/datasets', { method: 'POST', body: v.data }).then(() => undefined))) onSaved();
+    const saved = await action.run(() =>
+      (editing ? api(`/datasets/${editing.id}`, { method: 'PATCH', body: v.data }) : api('/datasets', { method: 'POST', body: v.data })).then(() => undefined),
+    );
+    if (saved) onSaved();
   };
   return (
-    <form className="card" onSubmit={submit} noValidate aria-label="Create a dataset">
-      <h2>Create a dataset</h2>
+    <form className="card" onSubmit={submit} noValidate aria-label={editing ? `Edit dataset ${editing.name}` : 'Create a dataset'}>
+      <h2>{editing ? `Edit ${editing.name}` : 'Create a dataset'}</h2>
       <div className="row">
         <Field id="dset-name" label="Name" error={errors.name}>
           <input {...described('dset-name', errors.name)} value={d.name} onChange={(e) => setD({ ...d, name: e.target.value })} />
         </Field>
         <Field id="dset-source" label="Data source" error={errors.dataSourceId}>
-          <select {...described('dset-source', errors.dataSourceId)} value={d.dataSourceId} onChange={(e) => setD({ ...d, dataSourceId: e.target.value })}>
+          <select {...described('dset-source', errors.dataSourceId)} value={d.dataSourceId} disabled={!!editing} onChange={(e) => setD({ ...d, dataSourceId: e.target.value })}>
             {sources.map((s) => (
               <option key={s.id} value={s.id}>
                 {s.name}
@@ -52,7 +59,7 @@ function DatasetForm({ sources, onSaved, onCancel }: { sources: DataSourceView[]
       {action.error ? <Alert>{action.error}</Alert> : null}
       <div className="actions">
         <button type="submit" className="primary" disabled={action.busy}>
-          Create dataset
+          {editing ? 'Save dataset' : 'Create dataset'}
         </button>
         <button type="button" onClick={onCancel}>
           Cancel
@@ -130,7 +137,7 @@ function History({ dataset }: { dataset: DatasetView }) {
 export function DatasetsTab({ cluster }: { cluster: ClusterView }) {
   const datasets = useApi<DatasetView[]>(`/datasets?cluster=${cluster.id}`, 5_000);
   const sources = useApi<DataSourceView[]>(`/clusters/${cluster.id}/datasources`);
-  const [creating, setCreating] = useState(false);
+  const [form, setForm] = useState<{ editing?: DatasetView } | null>(null);
   const [selected, setSelected] = useState<string | null>(null);
   const action = useAction();
   const admin = cluster.role === 'admin';
@@ -156,17 +163,17 @@ export function DatasetsTab({ cluster }: { cluster: ClusterView }) {
   const current = datasets.data?.find((d) => d.id === selected);
   return (
     <div>
-      {admin && !creating ? (
+      {admin && !form ? (
         <div className="toolbar">
-          <button type="button" className="primary" disabled={!sources.data?.length} onClick={() => setCreating(true)}>
+          <button type="button" className="primary" disabled={!sources.data?.length} onClick={() => setForm({})}>
             Create a dataset
           </button>
           {sources.data && !sources.data.length ? <span className="muted">Add a data source first.</span> : null}
         </div>
       ) : null}
-      {creating && sources.data ? (
-        <DatasetForm sources={sources.data} onCancel={() => setCreating(false)} onSaved={() => {
-          setCreating(false);
+      {form && sources.data ? (
+        <DatasetForm key={form.editing?.id ?? 'new'} sources={sources.data} editing={form.editing} onCancel={() => setForm(null)} onSaved={() => {
+          setForm(null);
           void datasets.reload();
         }} />
       ) : null}
@@ -203,6 +210,9 @@ export function DatasetsTab({ cluster }: { cluster: ClusterView }) {
                         <>
                           <button type="button" className="primary" disabled={action.busy || !d.enabled} onClick={() => void refresh(d)} aria-label={`Refresh ${d.name} now`}>
                             Refresh now
+                          </button>
+                          <button type="button" onClick={() => setForm({ editing: d })} aria-label={`Edit ${d.name}`}>
+                            Edit
                           </button>
                           <button type="button" onClick={() => void toggle(d)}>{d.enabled ? 'Disable' : 'Enable'}</button>
                           <button type="button" className="danger" onClick={() => remove(d)} aria-label={`Delete ${d.name}`}>
