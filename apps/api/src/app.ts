@@ -25,7 +25,9 @@ export async function createApp(config: Config, logDestination?: DestinationStre
     const applied = await migrate(config.DATABASE_URL);
     if (applied.length) logger.info({ applied }, 'applied migrations');
   }
-  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, trustProxy: true });
+  // Only the configured proxies may say who the client is; anyone else's X-Forwarded-For is ignored.
+  const trustProxy = config.TRUST_PROXY === 'none' ? false : config.TRUST_PROXY.split(',').map((x) => x.trim());
+  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, trustProxy });
   // The API speaks JSON only: other bodies are refused with 415 rather than read as strings.
   adapter.getInstance().removeContentTypeParser(['text/plain']);
   // Refresh chunks from agents arrive as raw bytes (gzip-compressed NDJSON).

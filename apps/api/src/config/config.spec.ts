@@ -21,6 +21,7 @@ describe('loadConfig', () => {
     ['REDIS_URL', 'not a url'],
     ['LOG_LEVEL', 'loud'],
     ['REDIS_PREFIX', 'has space'],
+    ['TRUST_PROXY', 'everyone'],
   ])('refuses %s=%s with one line naming the variable', (name, value) => {
     let error: unknown;
     try {

@@ -26,6 +26,15 @@ export const ConfigSchema = z.object({
   /** Lifetime of a sign-in token, in hours. */
   SESSION_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 365).default(24 * 7),
   ALLOW_SIGNUP: bool.default(false),
+  /**
+   * Which peers may set X-Forwarded-For (the address sign-in rate limits count by): "loopback" (the portal's
+   * proxy on the same host; the default), "none", or a comma-separated list of addresses and CIDR ranges.
+   */
+  TRUST_PROXY: z
+    .string()
+    .trim()
+    .regex(/^(none|loopback|[0-9a-fA-F.:/]+(,\s*[0-9a-fA-F.:/]+)*)$/, { error: 'must be none, loopback, or addresses/CIDR ranges separated by commas' })
+    .default('loopback'),
   /** How long an API instance remembers a valid sign-in token (a revocation elsewhere takes effect within it). */
   SESSION_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
   /** The Redis URL agents are told to use (when they reach Redis by another address than the API). */
