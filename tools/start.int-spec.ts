@@ -1,22 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { Redis } from 'ioredis';
+import { eventually, freePort } from '../apps/agent/test/support/processes';
 
 // `npm start` on a fresh deployment and again: the demo is created once, then reused; Ctrl-C stops it all.
 const ROOT = path.join(__dirname, '..');
 const SERVER = process.env.TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432';
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 
 describe('npm start: first run with a demo, second run reusing it', () => {
   const id = `${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
@@ -82,18 +74,6 @@ describe('npm start: first run with a demo, second run reusing it', () => {
     return { status: r.status, body: (await r.json()) as Record<string, unknown> & unknown[] };
   };
 
-  const until = async <T>(check: () => Promise<T>, ms = 20_000): Promise<T> => {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      try {
-        return await check();
-      } catch (e) {
-        if (Date.now() > deadline) throw e;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
-  };
-
   it('creates a demo cluster that answers queries and schedules a refresh, then reuses it on the next start', async () => {
     const first = await start();
     const m = /Sign in to the portal as (\S+) with the password (\S+)/.exec(first.out());
@@ -106,10 +86,10 @@ describe('npm start: first run with a demo, second run reusing it', () => {
     const token = login.body.token as string;
     const clusters = (await api('GET', '/clusters', token)).body as unknown as { id: string; name: string; memberCount: number; onlineCount: number }[];
     expect(clusters.map((c) => [c.name, c.memberCount])).toEqual([['demo', 2]]);
-    await until(async () => {
+    await eventually(async () => {
       const c = (await api('GET', `/clusters/${clusters[0].id}`, token)).body;
       if (c.onlineCount !== 2) throw new Error(`${c.onlineCount} of 2 online`);
-    });
+    }, 20_000, 250);
     const sources = (await api('GET', `/clusters/${clusters[0].id}/datasources`, token)).body as unknown as { id: string; name: string }[];
     expect(sources.map((s) => s.name)).toEqual(['demo-sales']);
     const q = await api('POST', `/datasources/${sources[0].id}/query`, token, { sql: 'SELECT count(*)::int AS n FROM sales' });

@@ -1,10 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 // The portal end to end drives the same real processes as the cluster tests: the API, two agents, databases.
-import { firstAdminToken, installMember, sleep, startAgent, startApiProcess, type AgentProcess, type ApiProcess } from '../../agent/test/support/processes';
+import { firstAdminToken, freePort, installMember, sleep, startAgent, startApiProcess, type AgentProcess, type ApiProcess } from '../../agent/test/support/processes';
 import { createSampleSources } from '../../agent/test/support/sources';
 
 const ROOT = path.join(__dirname, '../../..');
@@ -13,14 +12,6 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = path.join(__dirname, '..', 'screenshots');
 const EMAIL = 'admin@example.com';
 const PASSWORD = 'correct horse battery staple';
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 
 describe('admin portal in a real browser (API, two agents, PostgreSQL, Redis)', () => {
   let api: ApiProcess;

@@ -86,7 +86,17 @@ export function Field({ id, label, error, children, hint }: { id: string; label:
 /** Props that tie an input to its Field's message. */
 export const described = (id: string, error?: string) => ({ id, name: id, 'aria-invalid': error ? true : undefined, 'aria-describedby': error ? `${id}-error` : undefined });
 
-/** Runs an action, with its busy state and its error or confirmation. */
+/** What an action ended with: its error, or its confirmation when it gave one. */
+export function ActionStatus({ action }: { action: { error: string | null; done: string | null } }) {
+  return (
+    <>
+      {action.error ? <Alert>{action.error}</Alert> : null}
+      {action.done ? <Alert tone="ok">{action.done}</Alert> : null}
+    </>
+  );
+}
+
+/** Runs an action, with its busy state and its error or confirmation (shown by ActionStatus). */
 export function useAction() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);

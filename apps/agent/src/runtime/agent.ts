@@ -205,15 +205,15 @@ export class Agent {
    * back to the queue for the member that serves.
    */
   private async processRefresh(job: Job, token?: string) {
-    if (!this.serving) {
-      await job.moveToDelayed(Date.now() + 10, token);
-      throw new DelayedError();
-    }
-    if ((await this.refreshes.process(job)) === 'requeue') {
-      // The API says another member serves now (this agent has not seen the change yet).
-      await job.moveToDelayed(Date.now() + 250, token);
-      throw new DelayedError();
-    }
+    if (!this.serving) return this.handBack(job, token, 10);
+    // The API says another member serves now (this agent has not seen the change yet).
+    if ((await this.refreshes.process(job)) === 'requeue') return this.handBack(job, token, 250);
+  }
+
+  /** Puts a refresh job back in the queue, untouched, for the member that serves. */
+  private async handBack(job: Job, token: string | undefined, delayMs: number): Promise<never> {
+    await job.moveToDelayed(Date.now() + delayMs, token);
+    throw new DelayedError();
   }
 
   private publish(channel: string, reply: Reply) {

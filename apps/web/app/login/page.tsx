@@ -4,7 +4,7 @@ import { useRouter, useSearchParams } from 'next/navigation';
 import { Suspense, useState, type FormEvent } from 'react';
 import { api } from '../../src/api';
 import { validate, type FieldErrors } from '../../src/forms';
-import { Alert, described, Field, useAction } from '../../src/ui';
+import { ActionStatus, described, Field, useAction } from '../../src/ui';
 
 function SignIn() {
   const router = useRouter();
@@ -36,7 +36,7 @@ function SignIn() {
         <Field id="password" label="Password" error={errors.password}>
           <input {...described('password', errors.password)} type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} />
         </Field>
-        {action.error ? <Alert>{action.error}</Alert> : null}
+        <ActionStatus action={action} />
         <button type="submit" className="primary" disabled={action.busy}>
           {action.busy ? 'Signing in…' : 'Sign in'}
         </button>

@@ -3,7 +3,7 @@ import { useState, type FormEvent } from 'react';
 import { GrantRequest, type ClusterView, type RoleView } from '@gateway/domain';
 import { api } from '../api';
 import { validate, type FieldErrors } from '../forms';
-import { Alert, described, Field, Loadable, useAction, useApi, when } from '../ui';
+import { ActionStatus, described, Field, Loadable, useAction, useApi, when } from '../ui';
 
 /** Who may manage (Admin) or use (User) the cluster, granted and revoked by email. */
 export function AdminsTab({ cluster }: { cluster: ClusterView }) {
@@ -54,8 +54,7 @@ export function AdminsTab({ cluster }: { cluster: ClusterView }) {
           </button>
         </form>
       ) : null}
-      {action.error ? <Alert>{action.error}</Alert> : null}
-      {action.done ? <Alert tone="ok">{action.done}</Alert> : null}
+      <ActionStatus action={action} />
       <Loadable label="administrators" state={roles}>
         {(list) => (
           <table aria-label="Administrators and users">

@@ -3,7 +3,7 @@ import { useState, type FormEvent } from 'react';
 import { CreateDatasetRequest, UpdateDatasetRequest, type ClusterView, type DatasetView, type DataSourceView, type RefreshView } from '@gateway/domain';
 import { api } from '../api';
 import { validate, type FieldErrors } from '../forms';
-import { Alert, described, duration, Empty, Field, Loadable, useAction, useApi, when } from '../ui';
+import { ActionStatus, described, duration, Empty, Field, Loadable, useAction, useApi, when } from '../ui';
 import { DurationChart } from '../chart';
 
 function DatasetForm({ sources, editing, onSaved, onCancel }: { sources: DataSourceView[]; editing?: DatasetView; onSaved: () => void; onCancel: () => void }) {
@@ -56,7 +56,7 @@ function DatasetForm({ sources, editing, onSaved, onCancel }: { sources: DataSou
       <label>
         <input type="checkbox" checked={d.enabled} onChange={(e) => setD({ ...d, enabled: e.target.checked })} /> Enabled
       </label>
-      {action.error ? <Alert>{action.error}</Alert> : null}
+      <ActionStatus action={action} />
       <div className="actions">
         <button type="submit" className="primary" disabled={action.busy}>
           {editing ? 'Save dataset' : 'Create dataset'}
@@ -77,7 +77,7 @@ function History({ dataset }: { dataset: DatasetView }) {
   return (
     <div className="card">
       <h2>Refresh history of {dataset.name}</h2>
-      {action.error ? <Alert>{action.error}</Alert> : null}
+      <ActionStatus action={action} />
       <Loadable label="the refresh history" state={history} empty={(l) => (l.length ? null : <p className="muted">No refresh yet: use Refresh now, or wait for the schedule.</p>)}>
         {(list) => (
           <>
@@ -177,8 +177,7 @@ export function DatasetsTab({ cluster }: { cluster: ClusterView }) {
           void datasets.reload();
         }} />
       ) : null}
-      {action.error ? <Alert>{action.error}</Alert> : null}
-      {action.done ? <Alert tone="ok">{action.done}</Alert> : null}
+      <ActionStatus action={action} />
       <Loadable label="datasets" state={datasets} empty={(l) => (l.length ? null : <Empty title="No datasets yet"><p>A dataset is a named query on a data source, refreshed on a schedule or on demand.</p></Empty>)}>
         {(list) => (
           <div className="table-wrap">

@@ -4,7 +4,7 @@ import { useState, type FormEvent } from 'react';
 import { CreateDataSourceRequest, UpdateDataSourceRequest, type ClusterView, type DataSourceType, type DataSourceView } from '@gateway/domain';
 import { api } from '../api';
 import { numberOrUndefined, validate, type FieldErrors } from '../forms';
-import { Alert, described, Empty, Field, Loadable, useAction, useApi } from '../ui';
+import { ActionStatus, described, Empty, Field, Loadable, useAction, useApi } from '../ui';
 
 type Draft = { name: string; type: DataSourceType; host: string; port: string; database: string; path: string; username: string; password: string };
 const DEFAULT_PORT: Record<DataSourceType, string> = { postgres: '5432', mysql: '3306', sqlite: '' };
@@ -87,7 +87,7 @@ function DataSourceForm({ initial, editing, onSaved, onCancel, clusterId }: { in
           </div>
         </>
       )}
-      {action.error ? <Alert>{action.error}</Alert> : null}
+      <ActionStatus action={action} />
       <div className="actions">
         <button type="submit" className="primary" disabled={action.busy}>
           {editing ? 'Save' : 'Add data source'}
@@ -139,8 +139,7 @@ function Users({ ds }: { ds: DataSourceView }) {
         <input id={`user-${ds.id}`} type="email" value={email} onChange={(e) => setEmail(e.target.value)} />
         <button type="submit">Add user</button>
       </form>
-      {action.error ? <Alert>{action.error}</Alert> : null}
-      {action.done ? <Alert tone="ok">{action.done}</Alert> : null}
+      <ActionStatus action={action} />
     </div>
   );
 }
@@ -186,8 +185,7 @@ export function DataSourcesTab({ cluster }: { cluster: ClusterView }) {
           }}
         />
       ) : null}
-      {action.error ? <Alert>{action.error}</Alert> : null}
-      {action.done ? <Alert tone="ok">{action.done}</Alert> : null}
+      <ActionStatus action={action} />
       <Loadable
         label="data sources"
         state={list}

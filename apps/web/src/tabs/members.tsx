@@ -1,7 +1,7 @@
 'use client';
 import type { ClusterView, MemberStatusView } from '@gateway/domain';
 import { api } from '../api';
-import { Alert, Empty, Loadable, useAction, useApi, when } from '../ui';
+import { ActionStatus, Empty, Loadable, useAction, useApi, when } from '../ui';
 
 const pct = (n: number | null) => (n == null ? '—' : `${Math.round(n)} %`);
 
@@ -18,8 +18,7 @@ export function MembersTab({ cluster }: { cluster: ClusterView }) {
     });
   return (
     <div>
-      {action.error ? <Alert>{action.error}</Alert> : null}
-      {action.done ? <Alert tone="ok">{action.done}</Alert> : null}
+      <ActionStatus action={action} />
       <Loadable label="members" state={members} empty={(l) => (l.length ? null : <Empty title="No members" />)}>
         {(list) => (
           <div className="table-wrap">

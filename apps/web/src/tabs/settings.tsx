@@ -4,7 +4,7 @@ import { useState, type FormEvent } from 'react';
 import { UpdateClusterRequest, type ClusterView } from '@gateway/domain';
 import { api } from '../api';
 import { numberOrUndefined, validate, type FieldErrors } from '../forms';
-import { Alert, described, Field, useAction } from '../ui';
+import { ActionStatus, described, Field, useAction } from '../ui';
 
 export function SettingsTab({ cluster, onChanged }: { cluster: ClusterView; onChanged: () => void }) {
   const router = useRouter();
@@ -66,8 +66,7 @@ export function SettingsTab({ cluster, onChanged }: { cluster: ClusterView; onCh
           </button>
         </fieldset>
       </form>
-      {action.error ? <Alert>{action.error}</Alert> : null}
-      {action.done ? <Alert tone="ok">{action.done}</Alert> : null}
+      <ActionStatus action={action} />
       {admin ? (
         <form className="card" onSubmit={remove} aria-label="Delete the cluster">
           <h2>Delete the cluster</h2>

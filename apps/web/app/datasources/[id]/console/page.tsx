@@ -5,7 +5,7 @@ import { useState, type FormEvent, type KeyboardEvent } from 'react';
 import { QueryRequest, type DataSourceView, type QueryResult } from '@gateway/domain';
 import { api } from '../../../../src/api';
 import { numberOrUndefined, validate, type FieldErrors } from '../../../../src/forms';
-import { Alert, described, duration, Field, Loadable, useAction, useApi } from '../../../../src/ui';
+import { ActionStatus, described, duration, Field, Loadable, useAction, useApi } from '../../../../src/ui';
 
 const cell = (v: unknown) => (v === null ? <span className="muted">null</span> : typeof v === 'object' ? JSON.stringify(v) : String(v));
 
@@ -53,7 +53,7 @@ export default function ConsolePage() {
               {errors.maxRows ? <span className="field-error" role="alert">Row limit {errors.maxRows}</span> : null}
             </div>
           </form>
-          {action.error ? <Alert>{action.error}</Alert> : null}
+          <ActionStatus action={action} />
           {result ? (
             <>
               <p role="status" aria-label="Query outcome">
