@@ -49,10 +49,11 @@ export class AgentAuthService {
     return { token, expiresAt: expiresAt.toISOString(), memberId: member.id, clusterId: member.clusterId };
   }
 
+  /** On every agent call: one indexed lookup. */
   async verify(token: string): Promise<AuthMember | null> {
     if (!token.startsWith(MEMBER_TOKEN_PREFIX)) return null;
-    const s = await this.prisma.memberSession.findUnique({ where: { tokenHash: hashToken(token) }, include: { member: true } });
-    if (!s || s.expiresAt <= new Date()) return null;
-    return { id: s.member.id, clusterId: s.member.clusterId };
+    const rows = await this.prisma.$queryRaw<AuthMember[]>`
+      SELECT m.id, m."clusterId" FROM "MemberSession" s JOIN "Member" m ON m.id = s."memberId" WHERE s."tokenHash" = ${hashToken(token)} AND s."expiresAt" > now()`;
+    return rows[0] ?? null;
   }
 }

@@ -48,6 +48,11 @@ export const ConfigSchema = z.object({
   SNAPSHOT_MAX_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024 * 1024),
   /** How often the scheduler looks for due schedules, and the reconciler compares PostgreSQL with Redis. */
   SCHEDULER_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(250),
+  /**
+   * How far ahead of its tick the scheduler queues a scheduled refresh (as a job BullMQ holds until the tick), so
+   * that a tick shared by many datasets starts on time instead of after all of them were written and queued.
+   */
+  SCHEDULER_LEAD_MS: z.coerce.number().int().min(0).max(60_000).default(3_000),
   RECONCILE_INTERVAL_MS: z.coerce.number().int().min(200).max(600_000).default(5_000),
   /** A running refresh with no progress for this long is handed to another member. */
   REFRESH_STALL_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(15_000),

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { nextTick, type CreateDatasetRequest, type UpdateDatasetRequest } from '@gateway/domain';
+import { nextTick, QUEUES, type CreateDatasetRequest, type UpdateDatasetRequest } from '@gateway/domain';
 import type { AuthUser } from '../auth/auth.service';
 import { PrismaService } from '../database/prisma.service';
 import { isUniqueViolation } from '../database/errors';
@@ -7,6 +7,7 @@ import { conflict, notFound } from '../http/errors';
 import { AccessService } from '../access/access.service';
 import { AuditService } from '../audit/audit.service';
 import { DataSourcesService } from '../datasources/datasources.service';
+import { LiveQueueService } from '../queue/live-queue.service';
 import { toDatasetView } from './views';
 
 /** Datasets: a named query on a data source, refreshed now or on a schedule, kept as snapshots. */
@@ -17,7 +18,25 @@ export class DatasetsService {
     private readonly access: AccessService,
     private readonly audit: AuditService,
     private readonly dataSources: DataSourcesService,
+    private readonly queues: LiveQueueService,
   ) {}
+
+  /**
+   * Takes back the scheduled refreshes queued ahead of ticks that have not come yet (see SchedulerService): the
+   * dataset was disabled, deleted or given another schedule, so those ticks will not fire. A job BullMQ already
+   * released (its tick came meanwhile) is left to run.
+   */
+  private async withdrawStaged(datasetId: string, clusterId: string) {
+    const staged = await this.prisma.refresh.findMany({ where: { datasetId, trigger: 'schedule', status: 'queued', scheduledFor: { gt: new Date() } }, select: { id: true } });
+    const queue = this.queues.queue(clusterId, QUEUES.refresh);
+    for (const { id } of staged) {
+      const removed = await queue.remove(id).then(
+        () => true,
+        () => false, // locked: an agent has it
+      );
+      if (removed) await this.prisma.refresh.deleteMany({ where: { id, status: 'queued' } });
+    }
+  }
 
   async create(user: AuthUser, input: CreateDatasetRequest) {
     const ds = await this.dataSources.find(user, input.dataSourceId, 'admin');
@@ -95,6 +114,7 @@ export class DatasetsService {
           nextRunAt: schedule ? nextTick(schedule.cron, schedule.timezone, new Date()) : null,
         },
       });
+      if (!row.enabled || input.schedule !== undefined) await this.withdrawStaged(id, current.clusterId);
       await this.audit.record(user, { clusterId: current.clusterId, action: 'dataset.update', targetType: 'dataset', targetId: id, detail: { name: row.name, changed: Object.keys(input) } });
       return toDatasetView(row);
     } catch (e) {
@@ -105,6 +125,7 @@ export class DatasetsService {
 
   async remove(user: AuthUser, id: string) {
     const current = await this.find(user, id, 'admin');
+    await this.withdrawStaged(id, current.clusterId);
     await this.prisma.dataset.delete({ where: { id } });
     await this.audit.record(user, { clusterId: current.clusterId, action: 'dataset.delete', targetType: 'dataset', targetId: id, detail: { name: current.name } });
   }

@@ -26,10 +26,15 @@ export class LiveQueueService implements OnModuleDestroy {
     return q;
   }
 
-  /** Queues a refresh with its retry policy; the job id is the refresh id, so queueing twice is harmless. */
-  async addRefresh(clusterId: string, refreshId: string, attempts: number, backoffMs: number) {
+  /**
+   * Queues a refresh with its retry policy; the job id is the refresh id, so queueing twice is harmless. A
+   * refresh scheduled for later waits in BullMQ's delayed set until then (see SchedulerService).
+   */
+  async addRefresh(clusterId: string, refreshId: string, attempts: number, backoffMs: number, runAt?: Date | null) {
+    const delay = runAt ? runAt.getTime() - Date.now() : 0;
     return this.queue(clusterId, QUEUES.refresh).add('refresh', { refreshId }, {
       jobId: refreshId,
+      ...(delay > 0 ? { delay } : {}),
       attempts,
       backoff: { type: 'exponential', delay: backoffMs },
       priority: 10,

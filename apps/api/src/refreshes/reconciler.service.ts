@@ -57,7 +57,8 @@ export class ReconcilerService implements OnApplicationBootstrap, OnModuleDestro
       const stalled = r.status === 'running' && r.lastProgressAt !== null && now - r.lastProgressAt.getTime() > this.stallMs;
       if (state === 'missing' || state === 'unknown' || ((state === 'completed' || state === 'failed') && r.status === 'queued') || (stalled && state !== 'active')) {
         if (job && state !== 'missing') await job.remove().catch(() => undefined);
-        await this.queues.addRefresh(d.clusterId, r.id, d.retryAttempts, d.retryBackoffMs);
+        // A scheduled refresh queued ahead of its tick goes back as a job held until the tick.
+        await this.queues.addRefresh(d.clusterId, r.id, d.retryAttempts, d.retryBackoffMs, r.status === 'queued' ? r.scheduledFor : null);
         requeued += 1;
       }
     }

@@ -5,9 +5,33 @@ import type { AuthMember } from '../agents/agent-auth.service';
 import { CONFIG, type Config } from '../config/config';
 import { PrismaService } from '../database/prisma.service';
 import { ApiError, notFound } from '../http/errors';
-import { ClusterStateService } from '../cluster-state/cluster-state.service';
+import { ClusterStateService, type MemberRow } from '../cluster-state/cluster-state.service';
+import { isUniqueViolation } from '../database/errors';
 
 const TERMINAL = ['succeeded', 'failed', 'cancelled'];
+const ABANDONED = 'the member stopped answering; the refresh moved to another attempt';
+
+interface StartContext {
+  status: string;
+  trigger: string;
+  cancelRequested: boolean;
+  datasetName: string;
+  query: string;
+  timeoutMs: number;
+  enabled: boolean;
+  cron: string | null;
+  clusterId: string;
+  routingMode: string;
+  cpuThreshold: number;
+  memoryThreshold: number;
+  dsId: string | null;
+  dsName: string | null;
+  dsType: string | null;
+  dsConnection: unknown;
+  dsCredentials: unknown;
+  dsUpdatedAt: Date | null;
+  members: MemberRow[] | null;
+}
 
 /**
  * The agent's side of a refresh: it starts an attempt, streams chunks, and completes or fails it. Every
@@ -25,26 +49,48 @@ export class RefreshRunsService {
   ) {}
 
   private async refreshFor(member: AuthMember, id: string) {
-    const refresh = await this.prisma.refresh.findUnique({ where: { id }, include: { dataset: { include: { dataSource: true, cluster: { include: { members: { orderBy: { joinOrder: 'asc' } } } } } } } });
+    const refresh = await this.prisma.refresh.findUnique({ where: { id }, select: { id: true, cancelRequested: true, dataset: { select: { clusterId: true } } } });
     if (!refresh || refresh.dataset.clusterId !== member.clusterId) throw notFound(`no refresh ${id} in this member's cluster`, 'id');
     return refresh;
   }
 
+  /**
+   * Everything a start decides on, in one statement: the refresh, its dataset, data source, cluster settings and
+   * members. Starts come in bursts (a hundred datasets on the same minute), so each costs one round trip here,
+   * one to Redis for presence, and one for the attempt.
+   */
+  private async startContext(member: AuthMember, id: string) {
+    const rows = await this.prisma.$queryRaw<StartContext[]>`
+      SELECT r.status, r.trigger, r."cancelRequested", d.name AS "datasetName", d.query, d."timeoutMs", d.enabled, d.cron,
+             c.id AS "clusterId", c."routingMode", c."cpuThreshold", c."memoryThreshold",
+             ds.id AS "dsId", ds.name AS "dsName", ds.type AS "dsType", ds.connection AS "dsConnection", ds.credentials AS "dsCredentials", ds."updatedAt" AS "dsUpdatedAt",
+             (SELECT json_agg(json_build_object('id', m.id, 'name', m.name, 'isPrimary', m."isPrimary", 'enabled', m.enabled, 'joinOrder', m."joinOrder") ORDER BY m."joinOrder")
+                FROM "Member" m WHERE m."clusterId" = c.id) AS members
+        FROM "Refresh" r JOIN "Dataset" d ON d.id = r."datasetId" JOIN "Cluster" c ON c.id = d."clusterId" LEFT JOIN "DataSource" ds ON ds.id = d."dataSourceId"
+       WHERE r.id = ${id}::uuid AND d."clusterId" = ${member.clusterId}::uuid`;
+    if (!rows[0]) throw notFound(`no refresh ${id} in this member's cluster`, 'id');
+    return rows[0];
+  }
+
   async start(member: AuthMember, id: string): Promise<RefreshStart> {
-    const refresh = await this.refreshFor(member, id);
-    if (TERMINAL.includes(refresh.status)) return { proceed: false, reason: `refresh is already ${refresh.status}` };
-    if (refresh.cancelRequested) {
+    const r = await this.startContext(member, id);
+    if (TERMINAL.includes(r.status)) return { proceed: false, reason: `refresh is already ${r.status}` };
+    if (r.cancelRequested) {
       await this.finish(id, 'cancelled', 'cancelled before it started');
       return { proceed: false, reason: 'cancelled' };
     }
-    const ds = refresh.dataset.dataSource;
-    if (!ds) {
-      await this.finish(id, 'failed', `the data source of dataset "${refresh.dataset.name}" was deleted`);
+    // Queued ahead of its tick, then the schedule was turned off (see SchedulerService).
+    if (r.trigger === 'schedule' && (!r.enabled || !r.cron)) {
+      await this.finish(id, 'cancelled', `dataset "${r.datasetName}" was disabled or lost its schedule before this run`);
+      return { proceed: false, reason: 'schedule turned off' };
+    }
+    if (!r.dsId) {
+      await this.finish(id, 'failed', `the data source of dataset "${r.datasetName}" was deleted`);
       return { proceed: false, reason: 'data source deleted' };
     }
-    const members = refresh.dataset.cluster.members;
+    const members = r.members ?? [];
     const me = members.find((m) => m.id === member.id);
-    const decision = await this.state.decide(refresh.dataset.cluster, members);
+    const decision = await this.state.decide({ id: r.clusterId, routingMode: r.routingMode, cpuThreshold: r.cpuThreshold, memoryThreshold: r.memoryThreshold }, members);
     const served = decision.servers.find((s) => s.memberId === member.id);
     // An agent learns of routing changes within a heartbeat; until then it may still take a job. The API has
     // the last word: a disabled member, or one that routing passes over while another can serve, hands the
@@ -53,25 +99,48 @@ export class RefreshRunsService {
       return { proceed: false, reason: !me?.enabled ? 'this member is disabled' : 'another member serves this cluster now', retry: true };
     }
     const reason = served?.reason ?? 'took the job from the cluster queue as routing changed';
-    const attempt = await this.prisma.$transaction(async (tx) => {
-      const last = await tx.refreshAttempt.findFirst({ where: { refreshId: id }, orderBy: { number: 'desc' } });
-      if (last && last.status === 'running') {
-        await tx.refreshAttempt.update({ where: { id: last.id }, data: { status: 'abandoned', finishedAt: new Date(), error: 'the member stopped answering; the refresh moved to another attempt' } });
-      }
-      const number = (last?.number ?? 0) + 1;
-      await tx.refreshAttempt.create({ data: { refreshId: id, number, memberId: member.id, memberName: me?.name ?? member.id, reason, status: 'running' } });
-      await tx.refresh.update({ where: { id }, data: { status: 'running', startedAt: refresh.startedAt ?? new Date(), lastProgressAt: new Date(), rows: 0, bytes: 0, error: null } });
-      return number;
-    });
+    const attempt = await this.openAttempt(id, member.id, me?.name ?? member.id, reason);
+    if (attempt === null) return { proceed: false, reason: 'the refresh was finished, cancelled or started by another member meanwhile' };
     this.logger.log(`refresh ${id} attempt ${attempt} started on member ${member.id}`);
     return {
       proceed: true,
       attempt,
-      query: refresh.dataset.query,
-      timeoutMs: refresh.dataset.timeoutMs,
+      query: r.query,
+      timeoutMs: r.timeoutMs,
       maxBytes: this.config.SNAPSHOT_MAX_BYTES,
-      dataSource: toJobDataSource(ds),
+      dataSource: toJobDataSource({ id: r.dsId, name: r.dsName!, type: r.dsType!, connection: r.dsConnection, credentials: r.dsCredentials, updatedAt: r.dsUpdatedAt! }),
     };
+  }
+
+  /**
+   * One statement: the refresh row is locked, a previous attempt still marked running is abandoned (its member
+   * stopped answering), the next attempt is written and the refresh marked running. Null when the refresh is
+   * no longer open, or when another member opened the same attempt number first.
+   */
+  private async openAttempt(id: string, memberId: string, memberName: string, reason: string): Promise<number | null> {
+    try {
+      const rows = await this.prisma.$queryRaw<{ number: number }[]>`
+        WITH r AS (
+          SELECT id FROM "Refresh" WHERE id = ${id}::uuid AND status NOT IN ('succeeded', 'failed', 'cancelled') AND NOT "cancelRequested" FOR UPDATE
+        ), last AS (
+          SELECT id, number, status FROM "RefreshAttempt" WHERE "refreshId" = ${id}::uuid ORDER BY number DESC LIMIT 1
+        ), abandoned AS (
+          UPDATE "RefreshAttempt" SET status = 'abandoned', "finishedAt" = now(), error = ${ABANDONED}
+           WHERE id IN (SELECT id FROM last WHERE status = 'running') AND EXISTS (SELECT 1 FROM r)
+        ), attempt AS (
+          INSERT INTO "RefreshAttempt" (id, "refreshId", number, "memberId", "memberName", reason, status, "startedAt")
+          SELECT gen_random_uuid(), r.id, COALESCE((SELECT number FROM last), 0) + 1, ${memberId}::uuid, ${memberName}, ${reason}, 'running', now() FROM r
+          RETURNING number
+        ), running AS (
+          UPDATE "Refresh" SET status = 'running', "startedAt" = COALESCE("startedAt", now()), "lastProgressAt" = now(), rows = 0, bytes = 0, error = NULL
+           WHERE id IN (SELECT id FROM r)
+        )
+        SELECT number FROM attempt`;
+      return rows[0]?.number ?? null;
+    } catch (e) {
+      if (isUniqueViolation(e)) return null;
+      throw e;
+    }
   }
 
   /** Checks that the member runs the current attempt of a live refresh; tells it to stop otherwise. */
@@ -88,19 +157,32 @@ export class RefreshRunsService {
   }
 
   async chunk(member: AuthMember, id: string, q: { attempt: number; seq: number; rows: number; format: SnapshotFormat }, data: Buffer) {
-    const { refresh, live } = await this.current(member, id, q.attempt);
-    if (!live || refresh.cancelRequested) return { cancel: true };
-    if (Number(refresh.bytes) + data.length > this.config.SNAPSHOT_MAX_BYTES) {
-      throw new ApiError(413, `the snapshot is over the size limit of ${this.config.SNAPSHOT_MAX_BYTES} bytes`);
-    }
-    // One statement for the chunk and the progress: chunks are the bulk of a refresh's traffic.
-    await this.prisma.$executeRaw`
-      WITH progress AS (
-        UPDATE "Refresh" SET rows = rows + ${q.rows}, bytes = bytes + ${data.length}, "lastProgressAt" = now() WHERE id = ${id}::uuid RETURNING id
+    const max = this.config.SNAPSHOT_MAX_BYTES;
+    // One statement per chunk, the bulk of a refresh's traffic: is this the live attempt, is there room, and if
+    // so the chunk and the progress. The checks and the write see the same row (locked by the update).
+    const [r] = await this.prisma.$queryRaw<{ found: number; live: number; cancel: boolean | null; stored: number }[]>`
+      WITH found AS (
+        SELECT r.id, r.status, r."cancelRequested", r.bytes FROM "Refresh" r JOIN "Dataset" d ON d.id = r."datasetId"
+         WHERE r.id = ${id}::uuid AND d."clusterId" = ${member.clusterId}::uuid
+      ), live AS (
+        SELECT f.* FROM found f
+         WHERE f.status = 'running'
+           AND (SELECT ROW(a.number, a."memberId") FROM "RefreshAttempt" a WHERE a."refreshId" = f.id ORDER BY a.number DESC LIMIT 1) = ROW(${q.attempt}::int, ${member.id}::uuid)
+      ), progress AS (
+        UPDATE "Refresh" SET rows = rows + ${q.rows}, bytes = bytes + ${data.length}, "lastProgressAt" = now()
+         WHERE id IN (SELECT id FROM live WHERE NOT "cancelRequested") AND status = 'running' AND NOT "cancelRequested" AND bytes + ${data.length} <= ${max}
+        RETURNING id
+      ), stored AS (
+        INSERT INTO "SnapshotChunk" ("refreshId", attempt, seq, rows, bytes, format, data)
+        SELECT id, ${q.attempt}, ${q.seq}, ${q.rows}, ${data.length}, ${q.format}, ${new Uint8Array(data)} FROM progress
+        ON CONFLICT ("refreshId", attempt, seq) DO UPDATE SET rows = EXCLUDED.rows, bytes = EXCLUDED.bytes, format = EXCLUDED.format, data = EXCLUDED.data
+        RETURNING 1
       )
-      INSERT INTO "SnapshotChunk" ("refreshId", attempt, seq, rows, bytes, format, data)
-      SELECT id, ${q.attempt}, ${q.seq}, ${q.rows}, ${data.length}, ${q.format}, ${new Uint8Array(data)} FROM progress
-      ON CONFLICT ("refreshId", attempt, seq) DO UPDATE SET rows = EXCLUDED.rows, bytes = EXCLUDED.bytes, format = EXCLUDED.format, data = EXCLUDED.data`;
+      SELECT (SELECT count(*) FROM found)::int AS found, (SELECT count(*) FROM live)::int AS live,
+             (SELECT "cancelRequested" FROM live) AS cancel, (SELECT count(*) FROM stored)::int AS stored`;
+    if (!r.found) throw notFound(`no refresh ${id} in this member's cluster`, 'id');
+    if (!r.live || r.cancel) return { cancel: true };
+    if (!r.stored) throw new ApiError(413, `the snapshot is over the size limit of ${max} bytes`);
     return { cancel: false };
   }
 
@@ -110,22 +192,43 @@ export class RefreshRunsService {
     return { cancel: !live || refresh.cancelRequested };
   }
 
-  /** The attempt's chunks become the snapshot; other attempts' chunks and snapshots beyond retention go. */
+  /**
+   * The attempt's chunks become the snapshot; other attempts' chunks and snapshots beyond the dataset's retention
+   * go. One statement, which does nothing unless the member runs the live attempt.
+   */
   async complete(member: AuthMember, id: string, attempt: number, columns: { name: string; type?: string; oid?: number }[]) {
-    const { refresh, live } = await this.current(member, id, attempt);
-    if (!live) return { ok: false, reason: 'this attempt is no longer the live one' };
-    await this.prisma.$transaction(async (tx) => {
-      const totals = await tx.snapshotChunk.aggregate({ where: { refreshId: id, attempt }, _sum: { rows: true, bytes: true } });
-      await tx.snapshotChunk.deleteMany({ where: { refreshId: id, attempt: { not: attempt } } });
-      await tx.refreshAttempt.updateMany({ where: { refreshId: id, number: attempt }, data: { status: 'succeeded', finishedAt: new Date() } });
-      await tx.refresh.update({
-        where: { id },
-        data: { status: 'succeeded', finishedAt: new Date(), snapshotAttempt: attempt, columns, rows: totals._sum.rows ?? 0, bytes: totals._sum.bytes ?? 0, error: null },
-      });
-      // Retention: keep the newest N snapshots of the dataset.
-      const keep = await tx.refresh.findMany({ where: { datasetId: refresh.datasetId, status: 'succeeded' }, orderBy: { finishedAt: 'desc' }, take: refresh.dataset.retention, select: { id: true } });
-      await tx.snapshotChunk.deleteMany({ where: { refresh: { datasetId: refresh.datasetId, status: 'succeeded' }, refreshId: { notIn: keep.map((k) => k.id) } } });
-    });
+    // The statement's snapshot does not yet see this refresh as succeeded: retention keeps it and the newest
+    // (retention - 1) others.
+    const [r] = await this.prisma.$queryRaw<{ found: number; done: number }[]>`
+      WITH found AS (
+        SELECT r.id, r.status, r."datasetId", d.retention FROM "Refresh" r JOIN "Dataset" d ON d.id = r."datasetId"
+         WHERE r.id = ${id}::uuid AND d."clusterId" = ${member.clusterId}::uuid
+      ), live AS (
+        SELECT f.* FROM found f
+         WHERE f.status = 'running'
+           AND (SELECT ROW(a.number, a."memberId") FROM "RefreshAttempt" a WHERE a."refreshId" = f.id ORDER BY a.number DESC LIMIT 1) = ROW(${attempt}::int, ${member.id}::uuid)
+      ), totals AS (
+        SELECT COALESCE(sum(rows), 0) AS rows, COALESCE(sum(bytes), 0) AS bytes FROM "SnapshotChunk" WHERE "refreshId" = ${id}::uuid AND attempt = ${attempt}
+      ), done AS (
+        UPDATE "Refresh" SET status = 'succeeded', "finishedAt" = now(), "snapshotAttempt" = ${attempt}, columns = ${JSON.stringify(columns)}::jsonb,
+               rows = totals.rows, bytes = totals.bytes, error = NULL
+          FROM totals WHERE id IN (SELECT id FROM live) AND status = 'running'
+        RETURNING "Refresh".id, "Refresh"."datasetId"
+      ), attempt_done AS (
+        UPDATE "RefreshAttempt" SET status = 'succeeded', "finishedAt" = now() WHERE "refreshId" IN (SELECT id FROM done) AND number = ${attempt}
+      ), others AS (
+        DELETE FROM "SnapshotChunk" WHERE "refreshId" IN (SELECT id FROM done) AND attempt <> ${attempt}
+      ), keep AS (
+        SELECT o.id FROM "Refresh" o, live
+         WHERE o."datasetId" = live."datasetId" AND o.status = 'succeeded' AND o.id <> live.id
+         ORDER BY o."finishedAt" DESC LIMIT GREATEST((SELECT retention FROM live) - 1, 0)
+      ), expired AS (
+        DELETE FROM "SnapshotChunk" c USING "Refresh" o, done
+         WHERE c."refreshId" = o.id AND o."datasetId" = done."datasetId" AND o.status = 'succeeded' AND o.id <> done.id AND o.id NOT IN (SELECT id FROM keep)
+      )
+      SELECT (SELECT count(*) FROM found)::int AS found, (SELECT count(*) FROM done)::int AS done`;
+    if (!r.found) throw notFound(`no refresh ${id} in this member's cluster`, 'id');
+    if (!r.done) return { ok: false, reason: 'this attempt is no longer the live one' };
     this.logger.log(`refresh ${id} succeeded with attempt ${attempt} on member ${member.id}`);
     return { ok: true };
   }

@@ -21,9 +21,9 @@ export class RefreshesService {
     private readonly audit: AuditService,
   ) {}
 
-  /** Writes the refresh to PostgreSQL (the source of truth), then queues it on the cluster's refresh queue. */
-  async enqueue(refresh: { id: string }, dataset: { clusterId: string; retryAttempts: number; retryBackoffMs: number }) {
-    await this.queues.addRefresh(dataset.clusterId, refresh.id, dataset.retryAttempts, dataset.retryBackoffMs);
+  /** Queues a refresh written to PostgreSQL (the source of truth) on the cluster's refresh queue, to run at `runAt` or now. */
+  async enqueue(refresh: { id: string }, dataset: { clusterId: string; retryAttempts: number; retryBackoffMs: number }, runAt?: Date) {
+    await this.queues.addRefresh(dataset.clusterId, refresh.id, dataset.retryAttempts, dataset.retryBackoffMs, runAt);
   }
 
   async refreshNow(user: AuthUser, datasetId: string) {

@@ -8,6 +8,12 @@ import { Periodic } from '../common/periodic';
 /**
  * Fires schedules. Each tick is claimed in PostgreSQL by moving the dataset's nextRunAt with a compare-and-set,
  * and the refresh row is unique per (dataset, tick): with several API instances a tick fires exactly once.
+ *
+ * A tick is claimed SCHEDULER_LEAD_MS before it comes: its refresh is written and queued as a delayed job that
+ * BullMQ releases at the tick. Writing and queueing a hundred refreshes that share a tick takes a while; done
+ * ahead, it no longer delays their start. Until the tick the refresh is "queued" with its scheduledFor in the
+ * future; disabling the dataset or changing its schedule withdraws it (DatasetsService.withdrawStaged), and an
+ * agent that gets it anyway finds it cancelled (RefreshRunsService.start).
  */
 const FIRE_AT_ONCE = 16;
 
@@ -15,12 +21,14 @@ const FIRE_AT_ONCE = 16;
 export class SchedulerService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(SchedulerService.name);
   private readonly periodic: Periodic;
+  private readonly leadMs: number;
 
   constructor(
     private readonly prisma: PrismaService,
     private readonly refreshes: RefreshesService,
     @Inject(CONFIG) config: Config,
   ) {
+    this.leadMs = config.SCHEDULER_LEAD_MS;
     this.periodic = new Periodic(config.SCHEDULER_INTERVAL_MS, () => this.tick(), (e) => this.logger.error(`scheduler tick failed: ${e.message}`));
   }
 
@@ -34,17 +42,19 @@ export class SchedulerService implements OnApplicationBootstrap, OnModuleDestroy
 
   private async fire(d: { id: string; cron: string | null; timezone: string | null; nextRunAt: Date | null; clusterId: string; retryAttempts: number; retryBackoffMs: number }, now: Date) {
     const tick = d.nextRunAt!;
-    const next = nextTick(d.cron!, d.timezone ?? 'UTC', now);
-    const claimed = await this.prisma.dataset.updateMany({ where: { id: d.id, nextRunAt: tick }, data: { nextRunAt: next } });
+    // The tick after this one; ticks missed while no API ran are skipped, not fired late in a burst.
+    const next = nextTick(d.cron!, d.timezone ?? 'UTC', tick > now ? tick : now);
+    const claimed = await this.prisma.dataset.updateMany({ where: { id: d.id, nextRunAt: tick, enabled: true }, data: { nextRunAt: next } });
     if (claimed.count !== 1) return; // another API instance took this tick
     const refresh = await this.prisma.refresh
       .create({ data: { datasetId: d.id, status: 'queued', trigger: 'schedule', scheduledFor: tick } })
       .catch((e: { code?: string }) => (e.code === 'P2002' ? null : Promise.reject(e)));
-    if (refresh) await this.refreshes.enqueue(refresh, d);
+    if (refresh) await this.refreshes.enqueue(refresh, d, tick);
   }
 
   async tick(now = new Date()) {
-    const due = await this.prisma.dataset.findMany({ where: { enabled: true, nextRunAt: { lte: now }, cron: { not: null } }, take: 500 });
+    const horizon = new Date(now.getTime() + this.leadMs);
+    const due = await this.prisma.dataset.findMany({ where: { enabled: true, nextRunAt: { lte: horizon }, cron: { not: null } }, orderBy: { nextRunAt: 'asc' }, take: 500 });
     // Many schedules share a tick (every dataset "at 06:00"): fire them side by side, a few at a time.
     for (let i = 0; i < due.length; i += FIRE_AT_ONCE) await Promise.all(due.slice(i, i + FIRE_AT_ONCE).map((d) => this.fire(d, now)));
   }
