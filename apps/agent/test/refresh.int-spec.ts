@@ -1,7 +1,10 @@
+import { Queue } from 'bullmq';
 import { Client } from 'pg';
+import { clusterKeys, QUEUES } from '@gateway/domain';
 import {
   dropRedisPrefix,
   eventually,
+  REDIS_URL,
   firstAdminToken,
   gateway,
   installMember,
@@ -24,7 +27,7 @@ let dsId: string;
 const members: Record<'a' | 'b', { config: string; memberId: string }> = {} as never;
 const agents: Partial<Record<'a' | 'b', AgentProcess>> = {};
 
-type Refresh = { id: string; status: string; trigger: string; triggeredBy: string | null; rows: number; bytes: number; error: string | null; attempts: { number: number; memberName: string; reason: string; status: string }[] };
+type Refresh = { id: string; status: string; trigger: string; triggeredBy: string | null; scheduledFor: string | null; startedAt: string | null; rows: number; bytes: number; error: string | null; attempts: { number: number; memberName: string; reason: string; status: string }[] };
 
 const post = <T = Record<string, unknown>>(path: string, body?: unknown) => json<T>(`${api.url}/api${path}`, 'POST', body, token);
 const get = <T = Record<string, unknown>>(path: string) => json<T>(`${api.url}/api${path}`, 'GET', undefined, token);
@@ -44,6 +47,26 @@ async function refreshAndWait(datasetId: string, timeoutMs = 15_000) {
     expect(['succeeded', 'failed', 'cancelled']).toContain(now.status);
     return now;
   }, timeoutMs, 100);
+}
+
+/** The next scheduled refresh of a dataset while it waits, queued ahead of its tick (SCHEDULER_LEAD_MS, 3 s by default). */
+async function staged(datasetId: string, marginMs = 700) {
+  return eventually(async () => {
+    const h = (await get<Refresh[]>(`/datasets/${datasetId}/refreshes?limit=100`)).body;
+    const ahead = h.find((x) => x.status === 'queued' && Date.parse(x.scheduledFor!) > Date.now() + marginMs);
+    expect(ahead).toBeDefined();
+    return ahead!;
+  }, 10_000, 50);
+}
+
+async function sql<T>(text: string, params: unknown[] = []) {
+  const c = new Client({ connectionString: api.databaseUrl });
+  await c.connect();
+  try {
+    return (await c.query(text, params)).rows as T[];
+  } finally {
+    await c.end();
+  }
 }
 
 async function chunkCount(refreshId: string) {
@@ -229,6 +252,52 @@ describe('schedules and failover', () => {
     await patch(`/datasets/${every}`, { enabled: false });
     await patch(`/members/${members.a.memberId}`, { enabled: true });
     await sleep(700);
+  }, 40_000);
+
+  it('queues a scheduled refresh ahead of its tick and starts it at the tick, not before, even when its job was lost meanwhile', async () => {
+    const d = await dataset('ahead', 'SELECT 1 AS one', { schedule: { cron: '*/5 * * * * *', timezone: 'UTC' } });
+    const r = await staged(d, 2_000);
+    expect(r).toMatchObject({ trigger: 'schedule', startedAt: null, attempts: [] });
+    // Redis loses the job while it waits: the reconciler queues it again, still held until its tick.
+    const queue = new Queue(QUEUES.refresh, { connection: { url: REDIS_URL }, prefix: clusterKeys(api.redisPrefix, clusterId).bullPrefix });
+    try {
+      expect(await queue.getJobState(r.id)).toBe('delayed');
+      await queue.remove(r.id);
+      expect(await queue.getJobState(r.id)).toBe('unknown');
+      await eventually(async () => expect(await queue.getJobState(r.id)).toBe('delayed'), 5_000, 50);
+    } finally {
+      await queue.close();
+    }
+    const done = await eventually(async () => {
+      const x = (await get<Refresh>(`/refreshes/${r.id}`)).body;
+      expect(x.status).toBe('succeeded');
+      return x;
+    }, 15_000);
+    expect(Date.parse(done.startedAt!)).toBeGreaterThanOrEqual(Date.parse(r.scheduledFor!));
+    expect(Date.parse(done.startedAt!) - Date.parse(r.scheduledFor!)).toBeLessThan(1_000);
+    await patch(`/datasets/${d}`, { enabled: false });
+  }, 30_000);
+
+  it('withdraws the refresh queued ahead of a tick when the dataset is disabled, and cancels one that an agent gets anyway', async () => {
+    const d = await dataset('withdrawn', 'SELECT 1 AS one', { schedule: { cron: '*/5 * * * * *', timezone: 'UTC' } });
+    const r = await staged(d);
+    await patch(`/datasets/${d}`, { enabled: false });
+    expect((await get(`/refreshes/${r.id}`)).status).toBe(404);
+    await sleep(Date.parse(r.scheduledFor!) - Date.now() + 1_000);
+    expect((await get<Refresh[]>(`/datasets/${d}/refreshes?limit=100`)).body.filter((x) => x.scheduledFor === r.scheduledFor)).toEqual([]);
+
+    // A dataset disabled between the queueing and the tick without the API's withdrawal (the two racing):
+    // the start finds the schedule off, and the refresh ends cancelled instead of running.
+    await patch(`/datasets/${d}`, { enabled: true });
+    const late = await staged(d);
+    await sql('UPDATE "Dataset" SET enabled = false WHERE id = $1', [d]);
+    const done = await eventually(async () => {
+      const x = (await get<Refresh>(`/refreshes/${late.id}`)).body;
+      expect(x.status).toBe('cancelled');
+      return x;
+    }, 15_000);
+    expect(done.error).toMatch(/was disabled or lost its schedule before this run/);
+    expect(done.attempts).toEqual([]);
   }, 40_000);
 
   it('never runs a refresh on a member disabled a moment before, even before its agent heard of it', async () => {
