@@ -209,6 +209,31 @@ describe('bad input', () => {
   }, 30_000);
 });
 
+describe('data source connections', () => {
+  it('answers live queries while more long refreshes than connections run on one data source, and runs them all', async () => {
+    const slow = await dataset('sleepy', 'SELECT pg_sleep(6) AS slept');
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) ids.push((await post<Refresh>(`/datasets/${slow}/refreshes`)).body.id);
+    await eventually(async () => {
+      const running = (await get<Refresh[]>(`/datasets/${slow}/refreshes?limit=20`)).body.filter((x) => x.status === 'running');
+      expect(running.length).toBeGreaterThanOrEqual(9);
+    }, 10_000, 100);
+    // Eight refreshes hold the member's refresh connections; live queries have their own.
+    const t0 = Date.now();
+    const q = await post<{ rows: unknown[][] }>(`/datasources/${dsId}/query`, { sql: 'SELECT 42 AS answer' });
+    expect(q.status).toBe(200);
+    expect(q.body.rows).toEqual([[42]]);
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    // The two beyond eight wait for a connection longer than the connect timeout (5 s) and still succeed.
+    const done = await eventually(async () => {
+      const h = (await get<Refresh[]>(`/datasets/${slow}/refreshes?limit=20`)).body;
+      expect(h.every((x) => ['succeeded', 'failed', 'cancelled'].includes(x.status))).toBe(true);
+      return h;
+    }, 40_000, 250);
+    expect(done.map((x) => [x.status, x.error, x.attempts.length])).toEqual(ids.map(() => ['succeeded', null, 1]));
+  }, 60_000);
+});
+
 describe('cancel', () => {
   it('stops a running refresh on its agent', async () => {
     const slow = await dataset('slow', 'SELECT g, pg_sleep(0.01) FROM generate_series(1, 2000) g');

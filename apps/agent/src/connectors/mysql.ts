@@ -26,30 +26,36 @@ function classify(e: unknown, where: string): ConnectorError {
 
 /** MySQL and MariaDB: each query in a READ ONLY transaction with a server-side statement timeout. */
 export class MysqlConnector implements Connector {
+  /** Live queries and connection tests. */
   private readonly pool: Pool;
+  /** Refreshes have connections of their own, so long refreshes never leave live queries waiting for one. */
+  private readonly refreshPool: Pool;
   private readonly where: string;
   private mariadb: boolean | undefined;
 
   constructor(s: MysqlSettings) {
     this.where = `${s.host}:${s.port}/${s.database}`;
-    this.pool = createPool({
-      host: s.host,
-      port: s.port,
-      database: s.database,
-      user: s.username,
-      password: s.password,
-      connectionLimit: 8,
-      connectTimeout: 5_000,
-      multipleStatements: false,
-      dateStrings: false,
-      supportBigNumbers: true,
-      bigNumberStrings: true,
-    });
+    const pool = () =>
+      createPool({
+        host: s.host,
+        port: s.port,
+        database: s.database,
+        user: s.username,
+        password: s.password,
+        connectionLimit: 8,
+        connectTimeout: 5_000,
+        multipleStatements: false,
+        dateStrings: false,
+        supportBigNumbers: true,
+        bigNumberStrings: true,
+      });
+    this.pool = pool();
+    this.refreshPool = pool();
   }
 
-  private async connection(): Promise<PoolConnection> {
+  private async connection(pool = this.pool): Promise<PoolConnection> {
     try {
-      const c = await this.pool.getConnection();
+      const c = await pool.getConnection();
       if (this.mariadb === undefined) {
         const [rows] = await c.query('SELECT VERSION() AS v');
         this.mariadb = /mariadb/i.test(String((rows as { v: string }[])[0].v));
@@ -100,7 +106,7 @@ export class MysqlConnector implements Connector {
   async stream(sql: string, { timeoutMs, batchRows, signal }: StreamOptions, onBatch: BatchHandler): Promise<Column[]> {
     assertReadOnly(sql);
     const deadline = Date.now() + timeoutMs;
-    const c = await this.connection();
+    const c = await this.connection(this.refreshPool);
     const onAbort = () => c.destroy();
     signal?.addEventListener('abort', onAbort);
     let ok = false;
@@ -139,6 +145,6 @@ export class MysqlConnector implements Connector {
   }
 
   async close() {
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.refreshPool.end()]);
   }
 }

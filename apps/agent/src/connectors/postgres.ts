@@ -1,7 +1,11 @@
 import { Pool, type PoolClient, type QueryResult } from 'pg';
 import { CopyOut } from './pg-copy';
 import { ReadOnlyPipeline } from './pg-pipeline';
+import { Slots } from './slots';
 import { assertReadOnly, cancelledError, checkDeadline, ConnectorError, stripTrailingSemicolons, toJsonValue, type BatchHandler, type Column, type Connector, type RawBatchHandler, type QueryOptions, type RowSet, type StreamOptions } from './types';
+
+/** Connections per data source on a member, for live queries and as many again for refreshes. */
+const POOL_SIZE = 8;
 
 const TYPE_NAMES: Record<number, string> = {
   16: 'bool', 17: 'bytea', 20: 'int8', 21: 'int2', 23: 'int4', 25: 'text', 114: 'json', 700: 'float4', 701: 'float8',
@@ -35,23 +39,35 @@ function classify(e: unknown, where: string): ConnectorError {
  * maxRows+1 (see ReadOnlyPipeline); refreshes read through a cursor, a batch at a time.
  */
 export class PostgresConnector implements Connector {
+  /** Live queries, connection tests and cancels: a connection within 5 s, or a clear error. */
   private readonly pool: Pool;
+  /**
+   * Refreshes have connections of their own, so long refreshes never leave live queries without one; a
+   * refresh waits its turn for one of them (see Slots), and the 5 s bound applies to connecting only.
+   */
+  private readonly refreshPool: Pool;
+  private readonly refreshSlots = new Slots(POOL_SIZE);
   private readonly where: string;
 
   constructor(s: PostgresSettings) {
     this.where = `${s.host}:${s.port}/${s.database}`;
-    this.pool = new Pool({
-      host: s.host,
-      port: s.port,
-      database: s.database,
-      user: s.username,
-      password: s.password,
-      max: 8,
-      connectionTimeoutMillis: 5_000,
-      idleTimeoutMillis: 60_000,
-      application_name: 'gateway-agent',
-    });
-    this.pool.on('error', () => undefined); // idle clients dropped by the server; the next checkout reconnects
+    const pool = () => {
+      const p = new Pool({
+        host: s.host,
+        port: s.port,
+        database: s.database,
+        user: s.username,
+        password: s.password,
+        max: POOL_SIZE,
+        connectionTimeoutMillis: 5_000,
+        idleTimeoutMillis: 60_000,
+        application_name: 'gateway-agent',
+      });
+      p.on('error', () => undefined); // idle clients dropped by the server; the next checkout reconnects
+      return p;
+    };
+    this.pool = pool();
+    this.refreshPool = pool();
   }
 
   private async client(): Promise<PoolClient> {
@@ -110,7 +126,14 @@ export class PostgresConnector implements Connector {
    */
   private async inReadOnlyCursor<T>(sql: string, timeoutMs: number, signal: AbortSignal | undefined, body: (c: PoolClient, statement: string) => Promise<T>): Promise<T> {
     assertReadOnly(sql);
-    const c = await this.client();
+    const release = await this.refreshSlots.acquire();
+    let c: PoolClient;
+    try {
+      c = await this.refreshPool.connect();
+    } catch (e) {
+      release();
+      throw classify(e, this.where);
+    }
     const pid = (c as unknown as { processID: number }).processID;
     const onAbort = () => void this.pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
     signal?.addEventListener('abort', onAbort);
@@ -131,6 +154,7 @@ export class PostgresConnector implements Connector {
     } finally {
       signal?.removeEventListener('abort', onAbort);
       c.release(broken);
+      release();
     }
   }
 
@@ -170,6 +194,6 @@ export class PostgresConnector implements Connector {
   }
 
   async close() {
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.refreshPool.end()]);
   }
 }

@@ -22,6 +22,12 @@ import { LoadSampler } from './load';
 import { MemberRemovedError, MemberSession } from './member-session';
 import { RefreshRunner } from './refresh-runner';
 
+/**
+ * Refreshes a member runs at once. A tick shared by many datasets starts them together rather than a few at a
+ * time; each data source still gets at most 8 connections for refreshes, and the others wait for one.
+ */
+const REFRESH_CONCURRENCY = 64;
+
 /** A live job still running after this long is announced as started (see process). */
 const STARTED_AFTER_MS = 25;
 
@@ -92,7 +98,7 @@ export class Agent {
     this.refreshWorker = new Worker(QUEUES.refresh, (job, token) => this.processRefresh(job, token), {
       connection: this.redis,
       prefix: this.keys.bullPrefix,
-      concurrency: 8,
+      concurrency: REFRESH_CONCURRENCY,
       autorun: false,
       // A member killed mid-refresh loses its lock within seconds; a peer's stalled check then takes the job over.
       lockDuration: 3_000,
