@@ -17,6 +17,7 @@ import {
   type ApiProcess,
 } from './support/processes';
 import { createSampleSources } from './support/sources';
+import { RAW_BATCH_ROWS } from '../src/runtime/refresh-runner';
 
 /** Scheduled refresh on real agents: datasets, schedules, history, snapshots, and no refresh ever lost. */
 let api: ApiProcess;
@@ -133,13 +134,16 @@ describe('refresh now, history and snapshot', () => {
   });
 
   it('streams a large result in compressed chunks', async () => {
-    const big = await dataset('big', 'SELECT g AS id, md5(g::text) AS h FROM generate_series(1, 20000) g ORDER BY g');
+    // Two and a half batches of COPY text: three chunks, uploaded (up to two at a time) and read back in order.
+    const n = RAW_BATCH_ROWS * 2 + RAW_BATCH_ROWS / 2;
+    const big = await dataset('big', `SELECT g AS id, md5(g::text) AS h FROM generate_series(1, ${n}) g ORDER BY g`);
     const r = await refreshAndWait(big, 30_000);
-    expect(r).toMatchObject({ status: 'succeeded', rows: 20000 });
-    expect((await chunkCount(r.id))).toEqual([{ attempt: 1, n: 4 }]);
+    expect(r).toMatchObject({ status: 'succeeded', rows: n });
+    expect((await chunkCount(r.id))).toEqual([{ attempt: 1, n: 3 }]);
     const nd = await fetch(`${api.url}/api/datasets/${big}/data`, { headers: { authorization: `Bearer ${token}` } });
-    const text = await nd.text();
-    expect(text.trim().split('\n')).toHaveLength(20000);
+    const lines = (await nd.text()).trim().split('\n');
+    expect(lines).toHaveLength(n);
+    expect(lines.map((l) => JSON.parse(l).id)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
   });
 
   it('refreshes from the CLI with --wait and a progress line', async () => {

@@ -9,7 +9,14 @@ import type { MemberSession } from './member-session';
 
 /** Rows per chunk: enough to compress well, small enough that neither side holds much. */
 export const BATCH_ROWS = 5_000;
+/**
+ * Rows per chunk of an engine's own dump (COPY text): bytes, not decoded rows, so a batch costs a few MB at most
+ * and fewer, larger chunks mean fewer requests and commits per refresh.
+ */
+export const RAW_BATCH_ROWS = 10_000;
 const STATUS_EVERY_MS = 1_000;
+/** Chunks uploading at once per refresh (each a compressed batch; the API stores them in any order). */
+const UPLOADS_IN_FLIGHT = 2;
 
 const gzip = promisify(gzipCallback);
 
@@ -59,33 +66,35 @@ export class RefreshRunner {
     let rows = 0;
     try {
       const connector = this.connectors.get(start.dataSource);
-      // One upload in flight while the next batch is fetched: the database and the API work at the same time,
-      // and at most two batches are in memory.
-      let inflight: Promise<void> = Promise.resolve();
+      // Up to UPLOADS_IN_FLIGHT compressed chunks travel while the next batch is fetched: the database, the
+      // compression and the API's writes overlap, and memory holds one raw batch plus a few compressed ones.
+      const inflight = new Set<Promise<void>>();
       const upload = async (data: string | Buffer, count: number, format: 'ndjson' | 'pgcopy') => {
         // Compressed on libuv's thread pool, so the database keeps sending meanwhile.
         const body = await gzip(data, { level: 1 });
-        await inflight;
+        while (inflight.size >= UPLOADS_IN_FLIGHT) await Promise.race(inflight);
         if (abort.signal.aborted) return;
         const path = `/api/agents/refreshes/${id}/chunks?attempt=${attempt}&seq=${seq}&rows=${count}&format=${format}`;
         seq += 1;
         rows += count;
-        inflight = this.session
+        const sent: Promise<void> = this.session
           .request('POST', path, body)
           .then((ack) => {
             if (ChunkAck.parse(ack).cancel) stop();
           })
           .catch((e) => {
-            uploadError = e;
+            uploadError ??= e;
             abort.abort();
-          });
+          })
+          .finally(() => inflight.delete(sent));
+        inflight.add(sent);
       };
       const options = { timeoutMs: start.timeoutMs, batchRows: BATCH_ROWS, signal: abort.signal };
       // The engine's own dump where the connector has one (PostgreSQL's COPY text), NDJSON arrays otherwise.
       const columns: Column[] = connector.streamRaw
-        ? (await connector.streamRaw(start.query, options, (data, count) => upload(data, count, 'pgcopy'))).columns
+        ? (await connector.streamRaw(start.query, { ...options, batchRows: RAW_BATCH_ROWS }, (data, count) => upload(data, count, 'pgcopy'))).columns
         : await connector.stream(start.query, options, (_cols, batch) => upload(batch.map((r) => JSON.stringify(r)).join('\n') + '\n', batch.length, 'ndjson'));
-      await inflight;
+      await Promise.all(inflight);
       if (uploadError) throw uploadError;
       if (stopped) throw new ConnectorError('bad_request', 'the refresh was cancelled');
       await this.session.request('POST', `/api/agents/refreshes/${id}/complete`, { attempt, columns });

@@ -11,6 +11,32 @@ import { isUniqueViolation } from '../database/errors';
 const TERMINAL = ['succeeded', 'failed', 'cancelled'];
 const ABANDONED = 'the member stopped answering; the refresh moved to another attempt';
 
+/**
+ * A snapshot chunk: is this the live attempt of a refresh of the member's cluster, is there room, and if so the
+ * chunk and the progress, in one statement ($1 refresh, $2 cluster, $3 attempt, $4 member, $5 rows, $6 bytes,
+ * $7 size limit, $8 seq, $9 format, $10 data).
+ */
+const CHUNK_SQL = `
+  WITH found AS (
+    SELECT r.id, r.status, r."cancelRequested", r.bytes FROM "Refresh" r JOIN "Dataset" d ON d.id = r."datasetId"
+     WHERE r.id = $1::uuid AND d."clusterId" = $2::uuid
+  ), live AS (
+    SELECT f.* FROM found f
+     WHERE f.status = 'running'
+       AND (SELECT ROW(a.number, a."memberId") FROM "RefreshAttempt" a WHERE a."refreshId" = f.id ORDER BY a.number DESC LIMIT 1) = ROW($3::int, $4::uuid)
+  ), progress AS (
+    UPDATE "Refresh" SET rows = rows + $5::int, bytes = bytes + $6::int, "lastProgressAt" = now()
+     WHERE id IN (SELECT id FROM live WHERE NOT "cancelRequested") AND status = 'running' AND NOT "cancelRequested" AND bytes + $6::int <= $7::bigint
+    RETURNING id
+  ), stored AS (
+    INSERT INTO "SnapshotChunk" ("refreshId", attempt, seq, rows, bytes, format, data)
+    SELECT id, $3::int, $8::int, $5::int, $6::int, $9::text, $10::bytea FROM progress
+    ON CONFLICT ("refreshId", attempt, seq) DO UPDATE SET rows = EXCLUDED.rows, bytes = EXCLUDED.bytes, format = EXCLUDED.format, data = EXCLUDED.data
+    RETURNING 1
+  )
+  SELECT (SELECT count(*) FROM found)::int AS found, (SELECT count(*) FROM live)::int AS live,
+         (SELECT "cancelRequested" FROM live) AS cancel, (SELECT count(*) FROM stored)::int AS stored`;
+
 interface StartContext {
   status: string;
   trigger: string;
@@ -160,26 +186,19 @@ export class RefreshRunsService {
     const max = this.config.SNAPSHOT_MAX_BYTES;
     // One statement per chunk, the bulk of a refresh's traffic: is this the live attempt, is there room, and if
     // so the chunk and the progress. The checks and the write see the same row (locked by the update).
-    const [r] = await this.prisma.$queryRaw<{ found: number; live: number; cancel: boolean | null; stored: number }[]>`
-      WITH found AS (
-        SELECT r.id, r.status, r."cancelRequested", r.bytes FROM "Refresh" r JOIN "Dataset" d ON d.id = r."datasetId"
-         WHERE r.id = ${id}::uuid AND d."clusterId" = ${member.clusterId}::uuid
-      ), live AS (
-        SELECT f.* FROM found f
-         WHERE f.status = 'running'
-           AND (SELECT ROW(a.number, a."memberId") FROM "RefreshAttempt" a WHERE a."refreshId" = f.id ORDER BY a.number DESC LIMIT 1) = ROW(${q.attempt}::int, ${member.id}::uuid)
-      ), progress AS (
-        UPDATE "Refresh" SET rows = rows + ${q.rows}, bytes = bytes + ${data.length}, "lastProgressAt" = now()
-         WHERE id IN (SELECT id FROM live WHERE NOT "cancelRequested") AND status = 'running' AND NOT "cancelRequested" AND bytes + ${data.length} <= ${max}
-        RETURNING id
-      ), stored AS (
-        INSERT INTO "SnapshotChunk" ("refreshId", attempt, seq, rows, bytes, format, data)
-        SELECT id, ${q.attempt}, ${q.seq}, ${q.rows}, ${data.length}, ${q.format}, ${new Uint8Array(data)} FROM progress
-        ON CONFLICT ("refreshId", attempt, seq) DO UPDATE SET rows = EXCLUDED.rows, bytes = EXCLUDED.bytes, format = EXCLUDED.format, data = EXCLUDED.data
-        RETURNING 1
-      )
-      SELECT (SELECT count(*) FROM found)::int AS found, (SELECT count(*) FROM live)::int AS live,
-             (SELECT "cancelRequested" FROM live) AS cancel, (SELECT count(*) FROM stored)::int AS stored`;
+    const { rows } = await this.prisma.chunkPool.query<{ found: number; live: number; cancel: boolean | null; stored: number }>(CHUNK_SQL, [
+      id,
+      member.clusterId,
+      q.attempt,
+      member.id,
+      q.rows,
+      data.length,
+      max,
+      q.seq,
+      q.format,
+      data,
+    ]);
+    const r = rows[0];
     if (!r.found) throw notFound(`no refresh ${id} in this member's cluster`, 'id');
     if (!r.live || r.cancel) return { cancel: true };
     if (!r.stored) throw new ApiError(413, `the snapshot is over the size limit of ${max} bytes`);
