@@ -88,7 +88,7 @@ export async function main(args: string[]) {
       clearInterval(sampler);
       const gatewayS = done.durationMs / 1000;
       results.push(
-        `| ${n.toLocaleString('en-US')} rows x 10 columns | ${Math.round(n / gatewayS).toLocaleString('en-US')} rows/s (${gatewayS.toFixed(2)} s, ${(done.bytes / 1e6).toFixed(1)} MB gzip) | ${Math.round(n / copyS).toLocaleString('en-US')} rows/s COPY (${copyS.toFixed(2)} s) | ratio ${(copyS / gatewayS).toFixed(2)} | peak RSS agent ${peakAgent.toFixed(0)} MB, API ${peakApi.toFixed(0)} MB |`,
+        `| ${n.toLocaleString('en-US')} rows x 10 columns | ${Math.round(n / gatewayS).toLocaleString('en-US')} rows/s (${gatewayS.toFixed(2)} s, ${(done.bytes / 1e6).toFixed(1)} MB compressed) | ${Math.round(n / copyS).toLocaleString('en-US')} rows/s COPY (${copyS.toFixed(2)} s) | ratio ${(copyS / gatewayS).toFixed(2)} | peak RSS agent ${peakAgent.toFixed(0)} MB, API ${peakApi.toFixed(0)} MB |`,
       );
     }
 

@@ -67,7 +67,7 @@ describe('the migrated database matches schema.prisma', () => {
     exercised.add('Refresh');
     await prisma.refreshAttempt.create({ data: { refreshId: refresh.id, number: 1, memberId: a.id, memberName: 'a', reason: 'primary', status: 'running' } });
     exercised.add('RefreshAttempt');
-    await prisma.snapshotChunk.create({ data: { refreshId: refresh.id, attempt: 1, seq: 0, rows: 1, bytes: 3, data: new Uint8Array([1, 2, 3]) } });
+    await prisma.snapshotChunk.create({ data: { refreshId: refresh.id, attempt: 1, seq: 0, rows: 1, bytes: 3, format: 'pgcopy', encoding: 'br', data: new Uint8Array([1, 2, 3]) } });
     exercised.add('SnapshotChunk');
     const back = await prisma.refresh.findUniqueOrThrow({ where: { id: refresh.id }, include: { attempts: true, chunks: true, dataset: { include: { dataSource: true } } } });
     expect(back.rows).toBe(5_000_000_000n);

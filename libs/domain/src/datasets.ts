@@ -132,8 +132,18 @@ export type RefreshStart = z.infer<typeof RefreshStart>;
 export const SnapshotFormat = z.enum(['ndjson', 'pgcopy'], { error: 'must be ndjson or pgcopy' });
 export type SnapshotFormat = z.infer<typeof SnapshotFormat>;
 
+/** How a chunk is compressed: Brotli (what agents send) or gzip (agents before 2026-11-24). */
+export const SnapshotEncoding = z.enum(['br', 'gzip'], { error: 'must be br or gzip' });
+export type SnapshotEncoding = z.infer<typeof SnapshotEncoding>;
+
 export const ChunkQuery = z
-  .object({ attempt: z.coerce.number().int().min(1), seq: z.coerce.number().int().min(0), rows: z.coerce.number().int().min(0), format: SnapshotFormat.default('ndjson') })
+  .object({
+    attempt: z.coerce.number().int().min(1),
+    seq: z.coerce.number().int().min(0),
+    rows: z.coerce.number().int().min(0),
+    format: SnapshotFormat.default('ndjson'),
+    encoding: SnapshotEncoding.default('gzip'),
+  })
   .strict();
 export const ChunkAck = z.object({ cancel: z.boolean() });
 /** A snapshot's columns; oid is PostgreSQL's type id, which reading a pgcopy snapshot needs. */

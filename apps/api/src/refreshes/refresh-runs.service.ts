@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { RefreshStart, SnapshotFormat } from '@gateway/domain';
+import type { RefreshStart, SnapshotEncoding, SnapshotFormat } from '@gateway/domain';
 import { toJobDataSource } from '../datasources/datasources.service';
 import type { AuthMember } from '../agents/agent-auth.service';
 import { CONFIG, type Config } from '../config/config';
@@ -14,7 +14,7 @@ const ABANDONED = 'the member stopped answering; the refresh moved to another at
 /**
  * A snapshot chunk: is this the live attempt of a refresh of the member's cluster, is there room, and if so the
  * chunk and the progress, in one statement ($1 refresh, $2 cluster, $3 attempt, $4 member, $5 rows, $6 bytes,
- * $7 size limit, $8 seq, $9 format, $10 data).
+ * $7 size limit, $8 seq, $9 format, $10 data, $11 encoding).
  */
 const CHUNK_SQL = `
   WITH found AS (
@@ -29,9 +29,9 @@ const CHUNK_SQL = `
      WHERE id IN (SELECT id FROM live WHERE NOT "cancelRequested") AND status = 'running' AND NOT "cancelRequested" AND bytes + $6::int <= $7::bigint
     RETURNING id
   ), stored AS (
-    INSERT INTO "SnapshotChunk" ("refreshId", attempt, seq, rows, bytes, format, data)
-    SELECT id, $3::int, $8::int, $5::int, $6::int, $9::text, $10::bytea FROM progress
-    ON CONFLICT ("refreshId", attempt, seq) DO UPDATE SET rows = EXCLUDED.rows, bytes = EXCLUDED.bytes, format = EXCLUDED.format, data = EXCLUDED.data
+    INSERT INTO "SnapshotChunk" ("refreshId", attempt, seq, rows, bytes, format, encoding, data)
+    SELECT id, $3::int, $8::int, $5::int, $6::int, $9::text, $11::text, $10::bytea FROM progress
+    ON CONFLICT ("refreshId", attempt, seq) DO UPDATE SET rows = EXCLUDED.rows, bytes = EXCLUDED.bytes, format = EXCLUDED.format, encoding = EXCLUDED.encoding, data = EXCLUDED.data
     RETURNING 1
   )
   SELECT (SELECT count(*) FROM found)::int AS found, (SELECT count(*) FROM live)::int AS live,
@@ -182,7 +182,7 @@ export class RefreshRunsService {
     return { refresh, live };
   }
 
-  async chunk(member: AuthMember, id: string, q: { attempt: number; seq: number; rows: number; format: SnapshotFormat }, data: Buffer) {
+  async chunk(member: AuthMember, id: string, q: { attempt: number; seq: number; rows: number; format: SnapshotFormat; encoding: SnapshotEncoding }, data: Buffer) {
     const max = this.config.SNAPSHOT_MAX_BYTES;
     // One statement per chunk, the bulk of a refresh's traffic: is this the live attempt, is there room, and if
     // so the chunk and the progress. The checks and the write see the same row (locked by the update).
@@ -197,6 +197,7 @@ export class RefreshRunsService {
       q.seq,
       q.format,
       data,
+      q.encoding,
     ]);
     const r = rows[0];
     if (!r.found) throw notFound(`no refresh ${id} in this member's cluster`, 'id');

@@ -38,7 +38,7 @@ export class RefreshesController {
   }
 
   @Post('agents/refreshes/:id/chunks')
-  @Endpoint({ tag: 'agents', summary: 'A member uploads one gzip-compressed chunk of a refresh (NDJSON arrays, or PostgreSQL COPY text with format=pgcopy); the answer says whether to stop', auth: 'member', params: IdParams, query: ChunkQuery, consumes: 'application/octet-stream', response: ChunkAck, errors: [404, 413] })
+  @Endpoint({ tag: 'agents', summary: 'A member uploads one compressed chunk of a refresh (Brotli with encoding=br, else gzip; NDJSON arrays, or PostgreSQL COPY text with format=pgcopy); the answer says whether to stop', auth: 'member', params: IdParams, query: ChunkQuery, consumes: 'application/octet-stream', response: ChunkAck, errors: [404, 413] })
   chunk(@CurrentMember() member: AuthMember, @Param('id') id: string, @Req() req: FastifyRequest & { query: z.infer<typeof ChunkQuery> }) {
     if (!Buffer.isBuffer(req.body)) throw badRequest('send the chunk as application/octet-stream', 'body');
     return this.runs.chunk(member, id, req.query, req.body);

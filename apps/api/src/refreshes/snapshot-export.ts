@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { gunzipSync } from 'node:zlib';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { types } from 'pg';
 import { copyEncoderFor, copyLineToJsonFields, type CopyEncoder } from '@gateway/domain';
 import type { PrismaService } from '../database/prisma.service';
@@ -20,7 +20,8 @@ export interface SnapshotColumn {
 
 /**
  * Streams a snapshot chunk by chunk (one chunk in memory at a time) as NDJSON objects or CSV with a header.
- * Chunks are gzip-compressed, in order, each either NDJSON arrays or PostgreSQL's COPY text format.
+ * Chunks are compressed (Brotli, or gzip from older agents), in order, each either NDJSON arrays or
+ * PostgreSQL's COPY text format.
  */
 export function exportSnapshot(prisma: PrismaService, refreshId: string, attempt: number, columns: SnapshotColumn[], format: 'csv' | 'ndjson'): Readable {
   const names = columns.map((c) => c.name);
@@ -54,7 +55,7 @@ export function exportSnapshot(prisma: PrismaService, refreshId: string, attempt
           return;
         }
         seq += 1;
-        const lines = gunzipSync(chunk.data).toString('utf8').split('\n').filter(Boolean);
+        const lines = (chunk.encoding === 'br' ? brotliDecompressSync : gunzipSync)(chunk.data).toString('utf8').split('\n').filter(Boolean);
         this.push(lines.map(chunk.format === 'pgcopy' ? fromCopyLine : fromJsonArray).join(''));
       } catch (e) {
         this.destroy(e as Error);
