@@ -18,6 +18,8 @@ export const clusterKeys = (prefix: string, clusterId: string) => {
     presence: (memberId: string) => `${base}:presence:${memberId}`,
     configVersion: `${base}:config-version`,
     replyChannel: (apiInstance: string) => `${base}:reply:${apiInstance}`,
+    /** Presence and config changes as they happen (ClusterEvent), for the API instances' in-memory mirror. */
+    events: `${base}:events`,
   };
 };
 
@@ -80,6 +82,17 @@ export const Presence = z.object({
   draining: z.boolean().optional(),
 });
 export type Presence = z.infer<typeof Presence>;
+
+/**
+ * Published on a cluster's events channel: a member's heartbeat (the presence it just stored, valid for ttlMs),
+ * its withdrawal when it stops, and the API's config version bumps.
+ */
+export const ClusterEvent = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('presence'), presence: Presence, ttlMs: z.number().int().positive() }),
+  z.object({ t: z.literal('gone'), memberId: z.string() }),
+  z.object({ t: z.literal('version'), version: z.number().int() }),
+]);
+export type ClusterEvent = z.infer<typeof ClusterEvent>;
 
 export const DEFAULT_HEARTBEAT_MS = 300;
 export const DEFAULT_PRESENCE_TTL_MS = 1200;

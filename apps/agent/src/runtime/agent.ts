@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import {
   clusterKeys,
   JOB_SCHEMAS,
+  type ClusterEvent,
   QUEUES,
   VERSION,
   type AgentConfigView,
@@ -124,10 +125,18 @@ export class Agent {
     });
   }
 
-  private presence(): string {
+  private presence(): Presence {
     const { cpu, memory } = this.load.sample();
-    const p: Presence = { memberId: this.config.memberId, version: VERSION, cpu, memory, activeJobs: this.activeJobs + this.refreshes.active, at: Date.now(), ...(this.stopping ? { draining: true } : {}) };
-    return JSON.stringify(p);
+    return { memberId: this.config.memberId, version: VERSION, cpu, memory, activeJobs: this.activeJobs + this.refreshes.active, at: Date.now(), ...(this.stopping ? { draining: true } : {}) };
+  }
+
+  /** The presence key and, for the API instances' mirror, the same presence as an event: one round trip. */
+  private announce(p: Presence = this.presence()) {
+    const event: ClusterEvent = { t: 'presence', presence: p, ttlMs: this.view.presenceTtlMs };
+    return this.redis
+      .multi()
+      .set(this.keys.presence(this.config.memberId), JSON.stringify(p), 'PX', this.view.presenceTtlMs)
+      .publish(this.keys.events, JSON.stringify(event));
   }
 
   /** Presence out, cluster view in, then decide whether to consume: one round trip to Redis. */
@@ -135,18 +144,16 @@ export class Agent {
     if (this.stopping || this.beating) return;
     this.beating = true;
     try {
-      const results = await this.redis
-        .multi()
-        .set(this.keys.presence(this.config.memberId), this.presence(), 'PX', this.view.presenceTtlMs)
+      const results = await this.announce()
         .get(this.keys.configVersion)
         .mget(...this.view.members.map((m) => this.keys.presence(m.id)))
         .exec();
       if (!results || this.stopping) return;
-      const version = Number(results[1][1] ?? 0);
+      const version = Number(results[2][1] ?? 0);
       if (version !== this.view.configVersion && !this.refreshing) {
         this.refreshing = this.refreshConfig().finally(() => (this.refreshing = null));
       }
-      const decision = route(this.members(results[2][1] as (string | null)[]), this.view.cluster.routing);
+      const decision = route(this.members(results[3][1] as (string | null)[]), this.view.cluster.routing);
       // Right after start, peers' presence may simply not have been seen yet: a member that is not the
       // primary waits one presence TTL before it takes work over.
       const settling = Date.now() - this.startedAt < this.view.presenceTtlMs && !this.isPrimary();
@@ -274,8 +281,7 @@ export class Agent {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     this.serving = false;
-    const key = this.keys.presence(this.config.memberId);
-    const refresh = () => this.redis.set(key, this.presence(), 'PX', this.view.presenceTtlMs).catch(() => undefined);
+    const refresh = () => this.announce().exec().catch(() => undefined);
     await refresh();
     const keepAlive = setInterval(() => void refresh(), this.view.heartbeatMs);
     const drain = Promise.all([this.worker.close(), this.refreshWorker.close()]);
@@ -285,7 +291,8 @@ export class Agent {
       await Promise.all([this.worker.close(true), this.refreshWorker.close(true)]).catch(() => undefined);
     }
     clearInterval(keepAlive);
-    await this.redis.del(key).catch(() => undefined);
+    const gone: ClusterEvent = { t: 'gone', memberId: this.config.memberId };
+    await this.redis.multi().del(this.keys.presence(this.config.memberId)).publish(this.keys.events, JSON.stringify(gone)).exec().catch(() => undefined);
     await this.connectors.closeAll();
     this.redis.disconnect();
   }

@@ -1,9 +1,11 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { clusterKeys, Presence, type MemberState, type RoutingDecision } from '@gateway/domain';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { ClusterEvent, clusterKeys, Presence, type MemberState, type RoutingDecision } from '@gateway/domain';
 import { route } from '@gateway/routing';
 import { CONFIG, type Config } from '../config/config';
 import { RedisService } from '../redis/redis.service';
 import { routingOf, type ClusterRow } from '../clusters/views';
+import { ClusterMirror } from './cluster-mirror';
 
 export interface MemberRow {
   id: string;
@@ -13,29 +15,69 @@ export interface MemberRow {
   joinOrder: number;
 }
 
-/** Presence (Redis) joined with membership (PostgreSQL): the view routing decides on. */
+/**
+ * Presence (Redis) joined with membership (PostgreSQL): the view routing decides on. Presence and config
+ * versions come from an in-memory mirror fed by the clusters' event channels (see ClusterMirror), so the hot
+ * path of a live query reads neither PostgreSQL nor Redis to route it.
+ */
 @Injectable()
-export class ClusterStateService {
+export class ClusterStateService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(ClusterStateService.name);
+  private readonly subscriber: Redis;
+  private readonly mirror: ClusterMirror;
+  private readonly channels: RegExp;
+
   constructor(
     private readonly redis: RedisService,
     @Inject(CONFIG) private readonly config: Config,
-  ) {}
+  ) {
+    this.subscriber = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+    this.subscriber.on('error', () => undefined);
+    this.mirror = new ClusterMirror({ presence: (c, ids) => this.readPresence(c, ids), version: (c) => this.readVersion(c) });
+    const prefix = config.REDIS_PREFIX.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    this.channels = new RegExp(`^${prefix}:\\{([^}]+)\\}:events$`);
+  }
+
+  onModuleInit() {
+    this.subscriber.on('pmessage', (_pattern, channel, message) => {
+      const clusterId = this.channels.exec(channel)?.[1];
+      const parsed = clusterId ? ClusterEvent.safeParse(safeJson(message)) : null;
+      if (clusterId && parsed?.success) this.mirror.onEvent(clusterId, parsed.data);
+    });
+    // Events missed while disconnected would leave the mirror wrong: it forgets everything until subscribed again.
+    for (const e of ['close', 'reconnecting', 'end']) this.subscriber.on(e, () => this.mirror.detach());
+    this.subscriber.on('ready', () => {
+      this.subscriber
+        .psubscribe(`${this.config.REDIS_PREFIX}:{*}:events`)
+        .then(() => this.mirror.attach())
+        .catch((e) => this.logger.warn(`could not subscribe to cluster events: ${(e as Error).message}`));
+    });
+  }
+
+  onModuleDestroy() {
+    this.subscriber.disconnect();
+  }
 
   keys(clusterId: string) {
     return clusterKeys(this.config.REDIS_PREFIX, clusterId);
   }
 
-  async presence(clusterId: string, memberIds: string[]): Promise<Map<string, Presence>> {
-    if (memberIds.length === 0) return new Map();
-    const keys = this.keys(clusterId);
-    const values = await this.redis.client.mget(...memberIds.map((id) => keys.presence(id)));
-    const out = new Map<string, Presence>();
-    values.forEach((v, i) => {
-      if (!v) return;
-      const parsed = Presence.safeParse(JSON.parse(v));
-      if (parsed.success) out.set(memberIds[i], parsed.data);
+  presence(clusterId: string, memberIds: string[]): Promise<Map<string, Presence>> {
+    if (memberIds.length === 0) return Promise.resolve(new Map());
+    return this.mirror.presence(clusterId, memberIds);
+  }
+
+  private async readPresence(clusterId: string, memberIds: string[]) {
+    const keys = memberIds.map((id) => this.keys(clusterId).presence(id));
+    const pipeline = this.redis.client.pipeline().mget(...keys);
+    for (const k of keys) pipeline.pttl(k);
+    const results = (await pipeline.exec()) ?? [];
+    const [err, values] = results[0] ?? [new Error('no reply from Redis')];
+    if (err) throw err;
+    return (values as (string | null)[]).map((v, i) => {
+      const parsed = v ? Presence.safeParse(safeJson(v)) : null;
+      return { presence: parsed?.success ? parsed.data : null, ttlMs: Number(results[i + 1]?.[1] ?? 0) };
     });
-    return out;
   }
 
   async memberStates(clusterId: string, members: MemberRow[]): Promise<MemberState[]> {
@@ -52,12 +94,19 @@ export class ClusterStateService {
 
   /** Whether the member is alive at all (a draining member still finishes the work it started). */
   async isAlive(clusterId: string, memberId: string): Promise<boolean> {
-    return (await this.redis.client.exists(this.keys(clusterId).presence(memberId))) === 1;
+    return (await this.presence(clusterId, [memberId])).has(memberId);
   }
 
-  /** Agents compare this number on every heartbeat and fetch their config again when it moved. */
+  /**
+   * Agents compare this number on every heartbeat and fetch their config again when it moved; API instances
+   * hear of it on the cluster's event channel (this one at once).
+   */
   async bumpConfigVersion(clusterId: string) {
-    await this.redis.client.incr(this.keys(clusterId).configVersion);
+    const keys = this.keys(clusterId);
+    const version = await this.redis.client.incr(keys.configVersion);
+    const event: ClusterEvent = { t: 'version', version };
+    this.mirror.onEvent(clusterId, event);
+    await this.redis.client.publish(keys.events, JSON.stringify(event));
   }
 
   /** Removes every key of a cluster (presence, config version, queues) from Redis. */
@@ -70,7 +119,19 @@ export class ClusterStateService {
     } while (cursor !== '0');
   }
 
-  async configVersion(clusterId: string): Promise<number> {
+  configVersion(clusterId: string): Promise<number> {
+    return this.mirror.version(clusterId);
+  }
+
+  private async readVersion(clusterId: string): Promise<number> {
     return Number((await this.redis.client.get(this.keys(clusterId).configVersion)) ?? 0);
   }
 }
+
+const safeJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+};
