@@ -151,6 +151,37 @@ describe('routing to the primary, failover, and no member', () => {
     await eventually(async () => expect((await query(ds.pg, { sql: 'SELECT 1' })).body.servedBy.memberName).toBe('a'));
   }, 30_000);
 
+  it('a second API instance follows changes made through the first at once, also after losing its event subscription', async () => {
+    // Routing in an API instance reads presence and config versions from its in-memory mirror, which the
+    // clusters' event channels keep current: a change through one instance must reach the other at once.
+    const second = await startApiProcess({ HEARTBEAT_MS: '200', PRESENCE_TTL_MS: '800' }, api);
+    // Who served, and why the second instance sent it there (a stale view would still be served, by the agents'
+    // own routing, but with "took the job from the cluster queue as routing changed").
+    const viaSecond = async () => {
+      const s = (await json<QueryReply>(`${second.url}/api/datasources/${ds.pg}/query`, 'POST', { sql: 'SELECT 1' }, token)).body.servedBy;
+      return `${s?.memberName}: ${s?.reason}`;
+    };
+    const redis = new Redis(REDIS_URL);
+    try {
+      expect(await viaSecond()).toBe('a: primary');
+      for (const round of ['subscribed', 'after its subscription was cut']) {
+        if (round !== 'subscribed') {
+          const clients = String(await redis.call('CLIENT', 'LIST')).split('\n');
+          const mine = clients.filter((l) => l.includes(`name=gateway-api-events:${second.redisPrefix}:${second.child.pid} `));
+          expect(mine).toHaveLength(1);
+          await redis.call('CLIENT', 'KILL', 'ID', /id=(\d+)/.exec(mine[0])![1]);
+        }
+        expect((await patch(`/members/${members.a.memberId}`, { enabled: false })).status).toBe(200);
+        await eventually(async () => expect(await viaSecond()).toMatch(/^b: .*primary a is disabled/), 1_000, 20);
+        expect((await patch(`/members/${members.a.memberId}`, { enabled: true })).status).toBe(200);
+        await eventually(async () => expect(await viaSecond()).toBe('a: primary'), 1_000, 20);
+      }
+    } finally {
+      redis.disconnect();
+      await second.stop();
+    }
+  }, 60_000);
+
   it('retries a query once on the next server when its member dies mid-query, unseen by the caller', async () => {
     const pending = query(ds.pg, { sql: 'SELECT pg_sleep(1.5), 42 AS answer', timeoutMs: 10_000 });
     await eventually(async () => expect(agents.a!.output()).toMatch(/"activeJobs":1|serving/), 2_000);

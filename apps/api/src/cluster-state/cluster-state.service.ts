@@ -31,7 +31,7 @@ export class ClusterStateService implements OnModuleInit, OnModuleDestroy {
     private readonly redis: RedisService,
     @Inject(CONFIG) private readonly config: Config,
   ) {
-    this.subscriber = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+    this.subscriber = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, connectionName: `gateway-api-events:${config.REDIS_PREFIX}:${process.pid}` });
     this.subscriber.on('error', () => undefined);
     this.mirror = new ClusterMirror({ presence: (c, ids) => this.readPresence(c, ids), version: (c) => this.readVersion(c) });
     const prefix = config.REDIS_PREFIX.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
