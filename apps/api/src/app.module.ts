@@ -1,10 +1,10 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, DiscoveryModule } from '@nestjs/core';
 import { CONFIG, type Config } from './config/config';
 import { PrismaService } from './database/prisma.service';
 import { RedisService } from './redis/redis.service';
 import { AuthGuard } from './http/auth.guard';
-import { ValidationInterceptor } from './http/validation.interceptor';
+import { ValidationGuard } from './http/validation.guard';
 import { ErrorFilter } from './http/error.filter';
 import { HealthController } from './health/health.controller';
 import { AuthController } from './auth/auth.controller';
@@ -66,8 +66,9 @@ export class AppModule {
         RefreshRunsService,
         SchedulerService,
         ReconcilerService,
+        // In this order: who is calling, then what they sent.
         { provide: APP_GUARD, useClass: AuthGuard },
-        { provide: APP_INTERCEPTOR, useClass: ValidationInterceptor },
+        { provide: APP_GUARD, useClass: ValidationGuard },
         { provide: APP_FILTER, useClass: ErrorFilter },
       ],
     };

@@ -5,7 +5,7 @@ export type Auth = 'public' | 'user' | 'member';
 
 /**
  * One declaration per route: who may call it, what it accepts and returns. The auth guard, the
- * validation interceptor and the OpenAPI document all read it, so they cannot disagree.
+ * validation guard, the response shaping below and the OpenAPI document all read it, so they cannot disagree.
  */
 export interface EndpointSpec {
   summary: string;
@@ -26,4 +26,21 @@ export interface EndpointSpec {
 
 export const ENDPOINT = 'gateway:endpoint';
 
-export const Endpoint = (spec: EndpointSpec) => applyDecorators(SetMetadata(ENDPOINT, spec), HttpCode(spec.status ?? 200));
+/**
+ * Passes what the handler returns through the response schema, so that nothing undeclared, such as a secret
+ * column, can leak into a reply. The wrapper keeps the metadata decorators applied before it gave the handler.
+ */
+const shapeResponse =
+  (response: ZodType): MethodDecorator =>
+  (_target, _key, descriptor: PropertyDescriptor) => {
+    const handler = descriptor.value as (...args: unknown[]) => unknown;
+    const shaped = async function (this: unknown, ...args: unknown[]) {
+      return response.parse(await handler.apply(this, args));
+    };
+    for (const key of Reflect.getMetadataKeys(handler)) Reflect.defineMetadata(key, Reflect.getMetadata(key, handler), shaped);
+    Object.defineProperty(shaped, 'name', { value: handler.name });
+    descriptor.value = shaped;
+  };
+
+export const Endpoint = (spec: EndpointSpec) =>
+  applyDecorators(...(spec.response ? [shapeResponse(spec.response)] : []), SetMetadata(ENDPOINT, spec), HttpCode(spec.status ?? 200));
