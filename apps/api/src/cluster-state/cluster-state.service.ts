@@ -31,7 +31,8 @@ export class ClusterStateService implements OnModuleInit, OnModuleDestroy {
     private readonly redis: RedisService,
     @Inject(CONFIG) private readonly config: Config,
   ) {
-    this.subscriber = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, connectionName: `gateway-api-events:${config.REDIS_PREFIX}:${process.pid}` });
+    // Connected in onModuleInit, once its handlers are in place (a 'ready' before them would never attach).
+    this.subscriber = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true, connectionName: `gateway-api-events:${config.REDIS_PREFIX}:${process.pid}` });
     this.subscriber.on('error', () => undefined);
     this.mirror = new ClusterMirror({ presence: (c, ids) => this.readPresence(c, ids), version: (c) => this.readVersion(c) });
     const prefix = config.REDIS_PREFIX.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -52,6 +53,8 @@ export class ClusterStateService implements OnModuleInit, OnModuleDestroy {
         .then(() => this.mirror.attach())
         .catch((e) => this.logger.warn(`could not subscribe to cluster events: ${(e as Error).message}`));
     });
+    // Not awaited: until it is up the mirror reads Redis, and ioredis keeps retrying in the background.
+    this.subscriber.connect().catch(() => undefined);
   }
 
   onModuleDestroy() {
