@@ -238,6 +238,31 @@ describe('data source connections', () => {
   }, 60_000);
 });
 
+describe('snapshot integrity', () => {
+  it('never completes a snapshot that lost a chunk (a database crash after an acknowledged chunk): the attempt runs again', async () => {
+    const n = RAW_BATCH_ROWS * 2 + RAW_BATCH_ROWS / 2;
+    // The first chunk goes up, then the query pauses (PostgreSQL may still hold the end of the second in its
+    // send buffer): the first chunk is lost meanwhile.
+    const d = await dataset('lossy', `SELECT g, md5(g::text) AS h, CASE WHEN g = ${RAW_BATCH_ROWS * 2 + 1} THEN pg_sleep(1.5) END AS pause FROM generate_series(1, ${n}) g`, {
+      retry: { attempts: 2, backoffMs: 100 },
+    });
+    const r = await post<Refresh>(`/datasets/${d}/refreshes`);
+    await eventually(async () => expect((await chunkCount(r.body.id)).find((c) => c.attempt === 1)?.n).toBeGreaterThanOrEqual(1), 10_000, 50);
+    expect((await get<Refresh>(`/refreshes/${r.body.id}`)).body.status).toBe('running');
+    await sql('DELETE FROM "SnapshotChunk" WHERE "refreshId" = $1 AND attempt = 1 AND seq = 0', [r.body.id]);
+    const done = await eventually(async () => {
+      const x = (await get<Refresh>(`/refreshes/${r.body.id}`)).body;
+      expect(['succeeded', 'failed', 'cancelled']).toContain(x.status);
+      return x;
+    }, 30_000);
+    expect(done).toMatchObject({ status: 'succeeded', rows: n });
+    expect(done.attempts.map((a) => a.status)).toEqual(['failed', 'succeeded']);
+    expect((done.attempts[0] as unknown as { error: string }).error).toMatch(/does not hold the 3 chunks/);
+    const lines = (await (await fetch(`${api.url}/api/datasets/${d}/data`, { headers: { authorization: `Bearer ${token}` } })).text()).trim().split('\n');
+    expect(lines).toHaveLength(n);
+  }, 60_000);
+});
+
 describe('cancel', () => {
   it('stops a running refresh on its agent', async () => {
     const slow = await dataset('slow', 'SELECT g, pg_sleep(0.01) FROM generate_series(1, 2000) g');
@@ -305,6 +330,28 @@ describe('schedules and failover', () => {
     expect(Date.parse(done.startedAt!)).toBeGreaterThanOrEqual(Date.parse(r.scheduledFor!));
     expect(Date.parse(done.startedAt!) - Date.parse(r.scheduledFor!)).toBeLessThan(1_000);
     await patch(`/datasets/${d}`, { enabled: false });
+  }, 30_000);
+
+  it('does not start a scheduled refresh before its time even when an agent gets its job early (a clock running ahead)', async () => {
+    const d = await dataset('early', 'SELECT 1 AS one', { schedule: { cron: '0 0 1 1 *', timezone: 'UTC' } });
+    const [{ id, at }] = await sql<{ id: string; at: Date }>(
+      `INSERT INTO "Refresh" (id, "datasetId", status, trigger, "scheduledFor") VALUES (gen_random_uuid(), $1, 'queued', 'schedule', now() + interval '2 seconds') RETURNING id, "scheduledFor" AS at`,
+      [d],
+    );
+    // Released at once, as a delayed job is by an agent whose clock is 2 s ahead.
+    const queue = new Queue(QUEUES.refresh, { connection: { url: REDIS_URL }, prefix: clusterKeys(api.redisPrefix, clusterId).bullPrefix });
+    try {
+      await queue.add('refresh', { refreshId: id }, { jobId: id, attempts: 3 });
+    } finally {
+      await queue.close();
+    }
+    const done = await eventually(async () => {
+      const x = (await get<Refresh>(`/refreshes/${id}`)).body;
+      expect(x.status).toBe('succeeded');
+      return x;
+    }, 15_000);
+    expect(Date.parse(done.startedAt!)).toBeGreaterThanOrEqual(at.getTime());
+    expect(done.attempts).toHaveLength(1);
   }, 30_000);
 
   it('withdraws the refresh queued ahead of a tick when the dataset is disabled, and cancels one that an agent gets anyway', async () => {

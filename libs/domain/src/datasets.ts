@@ -148,7 +148,13 @@ export const ChunkQuery = z
 export const ChunkAck = z.object({ cancel: z.boolean() });
 /** A snapshot's columns; oid is PostgreSQL's type id, which reading a pgcopy snapshot needs. */
 export const RefreshComplete = z
-  .object({ attempt: z.number().int().min(1), columns: z.array(z.object({ name: z.string(), type: z.string().optional(), oid: z.number().int().optional() }).strict()) })
+  .object({
+    attempt: z.number().int().min(1),
+    columns: z.array(z.object({ name: z.string(), type: z.string().optional(), oid: z.number().int().optional() }).strict()),
+    /** What the member uploaded: the API completes only if it holds exactly that (agents before 2026-11-24 omit it). */
+    chunks: z.number().int().min(0).optional(),
+    rows: z.number().int().min(0).optional(),
+  })
   .strict();
 export const RefreshFail = z.object({ attempt: z.number().int().min(1), error: z.string().max(10_000), final: z.boolean() }).strict();
 export const RefreshAttemptRef = z.object({ attempt: z.number().int().min(1) }).strict();

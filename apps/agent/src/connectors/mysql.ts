@@ -105,8 +105,13 @@ export class MysqlConnector implements Connector {
 
   async stream(sql: string, { timeoutMs, batchRows, signal }: StreamOptions, onBatch: BatchHandler): Promise<Column[]> {
     assertReadOnly(sql);
-    const deadline = Date.now() + timeoutMs;
     const c = await this.connection(this.refreshPool);
+    // From the moment it has a connection (it may have waited for one behind other refreshes).
+    const deadline = Date.now() + timeoutMs;
+    if (signal?.aborted) {
+      c.release();
+      throw cancelledError();
+    }
     const onAbort = () => c.destroy();
     signal?.addEventListener('abort', onAbort);
     let ok = false;

@@ -129,10 +129,12 @@ export class PostgresConnector implements Connector {
     const release = await this.refreshSlots.acquire();
     let c: PoolClient;
     try {
+      // Cancelled while it waited for a connection: it never starts.
+      if (signal?.aborted) throw cancelledError();
       c = await this.refreshPool.connect();
     } catch (e) {
       release();
-      throw classify(e, this.where);
+      throw signal?.aborted ? cancelledError() : classify(e, this.where);
     }
     const pid = (c as unknown as { processID: number }).processID;
     const onAbort = () => void this.pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
@@ -159,8 +161,9 @@ export class PostgresConnector implements Connector {
   }
 
   async stream(sql: string, { timeoutMs, batchRows, signal }: StreamOptions, onBatch: BatchHandler): Promise<Column[]> {
-    const deadline = Date.now() + timeoutMs;
     return this.inReadOnlyCursor(sql, timeoutMs, signal, async (c) => {
+      // From the moment it has a connection, like the statement timeout.
+      const deadline = Date.now() + timeoutMs;
       let columns: Column[] | null = null;
       for (;;) {
         if (signal?.aborted) throw cancelledError();

@@ -66,13 +66,13 @@ export class RefreshRunner {
         .catch(() => undefined);
     }, STATUS_EVERY_MS);
     this.active += 1;
+    const inflight = new Set<Promise<void>>();
     let seq = 0;
     let rows = 0;
     try {
       const connector = this.connectors.get(start.dataSource);
       // Up to UPLOADS_IN_FLIGHT compressed chunks travel while the next batch is fetched: the database, the
       // compression and the API's writes overlap, and memory holds one raw batch plus a few compressed ones.
-      const inflight = new Set<Promise<void>>();
       const upload = async (data: string | Buffer, count: number, format: 'ndjson' | 'pgcopy') => {
         // Compressed on libuv's thread pool, so the database keeps sending meanwhile.
         const body = await compress(data, { params: { [zlib.BROTLI_PARAM_QUALITY]: 0, [zlib.BROTLI_PARAM_SIZE_HINT]: data.length } });
@@ -101,9 +101,12 @@ export class RefreshRunner {
       await Promise.all(inflight);
       if (uploadError) throw uploadError;
       if (stopped) throw new ConnectorError('bad_request', 'the refresh was cancelled');
-      await this.session.request('POST', `/api/agents/refreshes/${id}/complete`, { attempt, columns });
+      await this.session.request('POST', `/api/agents/refreshes/${id}/complete`, { attempt, columns, chunks: seq, rows });
       this.log.info({ refreshId: id, attempt, rows, chunks: seq }, 'refresh done');
     } catch (caught) {
+      // An upload still travelling must land (or fail) before the attempt is failed or cancelled, or its chunk
+      // would outlive the attempt's cleanup.
+      await Promise.allSettled(inflight);
       const e = uploadError ?? caught;
       if (stopped && !uploadError) {
         await this.session.request('POST', `/api/agents/refreshes/${id}/cancelled`, { attempt }).catch(() => undefined);

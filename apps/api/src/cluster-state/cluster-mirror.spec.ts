@@ -1,7 +1,10 @@
 import type { Presence } from '@gateway/domain';
 import { ClusterMirror, type MirrorSource } from './cluster-mirror';
 
-const p = (memberId: string, extra: Partial<Presence> = {}): Presence => ({ memberId, version: '1', cpu: 1, memory: 2, activeJobs: 0, at: 0, ...extra });
+let t = 1_000;
+const now = () => t;
+/** A heartbeat sent now. */
+const p = (memberId: string, extra: Partial<Presence> = {}): Presence => ({ memberId, version: '1', cpu: 1, memory: 2, activeJobs: 0, at: t, ...extra });
 
 /** Redis as the mirror reads it, counting the reads. */
 function fakeRedis() {
@@ -20,8 +23,6 @@ function fakeRedis() {
 }
 
 describe('ClusterMirror', () => {
-  let t: number;
-  const now = () => t;
   beforeEach(() => (t = 1_000));
 
   it('reads Redis while detached, and believes nothing it would have to keep current', async () => {
@@ -74,6 +75,17 @@ describe('ClusterMirror', () => {
     state.presence.set('old', { presence: p('old', { cpu: 9 }), ttlMs: 1_200 });
     expect((await m.presence('c', ['old'])).get('old')?.cpu).toBe(9);
     expect(state.reads).toBe(2);
+  });
+
+  it('does not believe a heartbeat handled long after it was sent (this event loop stalled) past its time', async () => {
+    const { state, source } = fakeRedis();
+    const m = new ClusterMirror(source, now);
+    m.attach();
+    const sent = p('a');
+    t += 3_000; // handled 3 s late (more than its time to live and the clock allowance); the member died meanwhile
+    m.onEvent('c', { t: 'presence', presence: sent, ttlMs: 1_200 });
+    expect((await m.presence('c', ['a'])).has('a')).toBe(false);
+    expect(state.reads).toBe(1);
   });
 
   it('takes a withdrawal at once and reads Redis for that member', async () => {

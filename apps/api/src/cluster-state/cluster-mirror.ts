@@ -11,6 +11,8 @@ export interface MirrorSource {
 const ABSENT_MS = 250;
 /** A config version is read again after this long even when no event moved it (insurance, not the mechanism). */
 const VERSION_MS = 5_000;
+/** How far a member's clock may be behind this instance's before its heartbeats stop being believed. */
+const SKEW_MS = 1_000;
 
 type Entry = { presence: Presence | null; until: number };
 
@@ -57,7 +59,10 @@ export class ClusterMirror {
       const known = this.versions.get(clusterId);
       this.versions.set(clusterId, { version: Math.max(known?.version ?? 0, e.version), until: this.now() + VERSION_MS });
     } else if (e.t === 'presence') {
-      this.cluster(clusterId).set(e.presence.memberId, { presence: e.presence, until: this.now() + e.ttlMs });
+      // From its arrival, but never much past when it was sent: an event handled late (this event loop stalled)
+      // must not keep a member alive after its key has expired in Redis.
+      const until = Math.min(this.now() + e.ttlMs, e.presence.at + e.ttlMs + SKEW_MS);
+      this.cluster(clusterId).set(e.presence.memberId, { presence: e.presence, until });
     } else {
       this.cluster(clusterId).delete(e.memberId);
     }

@@ -30,10 +30,8 @@ export class DatasetsService {
     const staged = await this.prisma.refresh.findMany({ where: { datasetId, trigger: 'schedule', status: 'queued', scheduledFor: { gt: new Date() } }, select: { id: true } });
     const queue = this.queues.queue(clusterId, QUEUES.refresh);
     for (const { id } of staged) {
-      const removed = await queue.remove(id).then(
-        () => true,
-        () => false, // locked: an agent has it
-      );
+      // 0 when an agent holds the job (locked): then it is left to run. A job that is gone will not run either.
+      const removed = (await queue.remove(id).catch(() => 0)) === 1 || !(await queue.getJob(id));
       if (removed) await this.prisma.refresh.deleteMany({ where: { id, status: 'queued' } });
     }
   }
@@ -98,6 +96,9 @@ export class DatasetsService {
   async update(user: AuthUser, id: string, input: UpdateDatasetRequest) {
     const current = await this.find(user, id, 'admin');
     const schedule = input.schedule === undefined ? (current.cron ? { cron: current.cron, timezone: current.timezone ?? 'UTC' } : null) : input.schedule;
+    // Before the update: afterwards the scheduler may claim the withdrawn tick again, which is right if the
+    // dataset stays scheduled (it is disabled otherwise, and a claim needs it enabled).
+    if (input.enabled === false || input.schedule !== undefined) await this.withdrawStaged(id, current.clusterId);
     try {
       const row = await this.prisma.dataset.update({
         where: { id },
@@ -114,7 +115,6 @@ export class DatasetsService {
           nextRunAt: schedule ? nextTick(schedule.cron, schedule.timezone, new Date()) : null,
         },
       });
-      if (!row.enabled || input.schedule !== undefined) await this.withdrawStaged(id, current.clusterId);
       await this.audit.record(user, { clusterId: current.clusterId, action: 'dataset.update', targetType: 'dataset', targetId: id, detail: { name: row.name, changed: Object.keys(input) } });
       return toDatasetView(row);
     } catch (e) {

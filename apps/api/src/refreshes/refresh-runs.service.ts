@@ -41,6 +41,7 @@ interface StartContext {
   status: string;
   trigger: string;
   cancelRequested: boolean;
+  early: boolean | null;
   datasetName: string;
   query: string;
   timeoutMs: number;
@@ -87,7 +88,7 @@ export class RefreshRunsService {
    */
   private async startContext(member: AuthMember, id: string) {
     const rows = await this.prisma.$queryRaw<StartContext[]>`
-      SELECT r.status, r.trigger, r."cancelRequested", d.name AS "datasetName", d.query, d."timeoutMs", d.enabled, d.cron,
+      SELECT r.status, r.trigger, r."cancelRequested", r."scheduledFor" > now() AS early, d.name AS "datasetName", d.query, d."timeoutMs", d.enabled, d.cron,
              c.id AS "clusterId", c."routingMode", c."cpuThreshold", c."memoryThreshold",
              ds.id AS "dsId", ds.name AS "dsName", ds.type AS "dsType", ds.connection AS "dsConnection", ds.credentials AS "dsCredentials", ds."updatedAt" AS "dsUpdatedAt",
              (SELECT json_agg(json_build_object('id', m.id, 'name', m.name, 'isPrimary', m."isPrimary", 'enabled', m.enabled, 'joinOrder', m."joinOrder") ORDER BY m."joinOrder")
@@ -110,6 +111,9 @@ export class RefreshRunsService {
       await this.finish(id, 'cancelled', `dataset "${r.datasetName}" was disabled or lost its schedule before this run`);
       return { proceed: false, reason: 'schedule turned off' };
     }
+    // BullMQ releases a delayed job by the agent's clock: one running ahead of the database's would start a
+    // scheduled refresh before its tick. Not before its time, by the database's clock.
+    if (r.trigger === 'schedule' && r.early) return { proceed: false, reason: 'its scheduled time has not come', retry: true };
     if (!r.dsId) {
       await this.finish(id, 'failed', `the data source of dataset "${r.datasetName}" was deleted`);
       return { proceed: false, reason: 'data source deleted' };
@@ -152,7 +156,7 @@ export class RefreshRunsService {
           SELECT id, number, status FROM "RefreshAttempt" WHERE "refreshId" = ${id}::uuid ORDER BY number DESC LIMIT 1
         ), abandoned AS (
           UPDATE "RefreshAttempt" SET status = 'abandoned', "finishedAt" = now(), error = ${ABANDONED}
-           WHERE id IN (SELECT id FROM last WHERE status = 'running') AND EXISTS (SELECT 1 FROM r)
+           WHERE id IN (SELECT id FROM last WHERE status = 'running') AND status = 'running' AND EXISTS (SELECT 1 FROM r)
         ), attempt AS (
           INSERT INTO "RefreshAttempt" (id, "refreshId", number, "memberId", "memberName", reason, status, "startedAt")
           SELECT gen_random_uuid(), r.id, COALESCE((SELECT number FROM last), 0) + 1, ${memberId}::uuid, ${memberName}, ${reason}, 'running', now() FROM r
@@ -202,7 +206,14 @@ export class RefreshRunsService {
     const r = rows[0];
     if (!r.found) throw notFound(`no refresh ${id} in this member's cluster`, 'id');
     if (!r.live || r.cancel) return { cancel: true };
-    if (!r.stored) throw new ApiError(413, `the snapshot is over the size limit of ${max} bytes`);
+    if (!r.stored) {
+      // Not stored although live when the statement began: over the limit, or cancelled or superseded while it
+      // waited for the row (another chunk of the same refresh held it). The row as it is now tells which.
+      const [now] = await this.prisma.$queryRaw<{ running: boolean; cancelRequested: boolean; bytes: bigint }[]>`
+        SELECT status = 'running' AS running, "cancelRequested", bytes FROM "Refresh" WHERE id = ${id}::uuid`;
+      if (!now?.running || now.cancelRequested || Number(now.bytes) + data.length <= max) return { cancel: true };
+      throw new ApiError(413, `the snapshot is over the size limit of ${max} bytes`);
+    }
     return { cancel: false };
   }
 
@@ -216,10 +227,12 @@ export class RefreshRunsService {
    * The attempt's chunks become the snapshot; other attempts' chunks and snapshots beyond the dataset's retention
    * go. One statement, which does nothing unless the member runs the live attempt.
    */
-  async complete(member: AuthMember, id: string, attempt: number, columns: { name: string; type?: string; oid?: number }[]) {
+  async complete(member: AuthMember, id: string, attempt: number, columns: { name: string; type?: string; oid?: number }[], uploaded?: { chunks: number; rows: number }) {
     // The statement's snapshot does not yet see this refresh as succeeded: retention keeps it and the newest
-    // (retention - 1) others.
-    const [r] = await this.prisma.$queryRaw<{ found: number; done: number }[]>`
+    // (retention - 1) others. Chunks are committed without waiting for the WAL flush (see PrismaService.chunkPool): after a database crash
+    // some may be gone although acknowledged. The member says what it uploaded; anything else is not a snapshot.
+    const expected = uploaded ?? null;
+    const [r] = await this.prisma.$queryRaw<{ found: number; live: number; done: number }[]>`
       WITH found AS (
         SELECT r.id, r.status, r."datasetId", d.retention FROM "Refresh" r JOIN "Dataset" d ON d.id = r."datasetId"
          WHERE r.id = ${id}::uuid AND d."clusterId" = ${member.clusterId}::uuid
@@ -228,11 +241,15 @@ export class RefreshRunsService {
          WHERE f.status = 'running'
            AND (SELECT ROW(a.number, a."memberId") FROM "RefreshAttempt" a WHERE a."refreshId" = f.id ORDER BY a.number DESC LIMIT 1) = ROW(${attempt}::int, ${member.id}::uuid)
       ), totals AS (
-        SELECT COALESCE(sum(rows), 0) AS rows, COALESCE(sum(bytes), 0) AS bytes FROM "SnapshotChunk" WHERE "refreshId" = ${id}::uuid AND attempt = ${attempt}
+        SELECT COALESCE(sum(rows), 0) AS rows, COALESCE(sum(bytes), 0) AS bytes, count(*) AS chunks, COALESCE(max(seq), -1) AS last
+          FROM "SnapshotChunk" WHERE "refreshId" = ${id}::uuid AND attempt = ${attempt}
+      ), whole AS (
+        SELECT * FROM totals
+         WHERE ${expected === null}::boolean OR (chunks = ${expected?.chunks ?? 0}::int AND last = ${expected?.chunks ?? 0}::int - 1 AND rows = ${expected?.rows ?? 0}::bigint)
       ), done AS (
         UPDATE "Refresh" SET status = 'succeeded', "finishedAt" = now(), "snapshotAttempt" = ${attempt}, columns = ${JSON.stringify(columns)}::jsonb,
-               rows = totals.rows, bytes = totals.bytes, error = NULL
-          FROM totals WHERE id IN (SELECT id FROM live) AND status = 'running'
+               rows = whole.rows, bytes = whole.bytes, error = NULL
+          FROM whole WHERE id IN (SELECT id FROM live) AND status = 'running'
         RETURNING "Refresh".id, "Refresh"."datasetId"
       ), attempt_done AS (
         UPDATE "RefreshAttempt" SET status = 'succeeded', "finishedAt" = now() WHERE "refreshId" IN (SELECT id FROM done) AND number = ${attempt}
@@ -246,8 +263,11 @@ export class RefreshRunsService {
         DELETE FROM "SnapshotChunk" c USING "Refresh" o, done
          WHERE c."refreshId" = o.id AND o."datasetId" = done."datasetId" AND o.status = 'succeeded' AND o.id <> done.id AND o.id NOT IN (SELECT id FROM keep)
       )
-      SELECT (SELECT count(*) FROM found)::int AS found, (SELECT count(*) FROM done)::int AS done`;
+      SELECT (SELECT count(*) FROM found)::int AS found, (SELECT count(*) FROM live)::int AS live, (SELECT count(*) FROM done)::int AS done`;
     if (!r.found) throw notFound(`no refresh ${id} in this member's cluster`, 'id');
+    if (!r.done && r.live && expected) {
+      throw new ApiError(409, `the snapshot does not hold the ${expected?.chunks} chunks (${expected?.rows} rows) this attempt uploaded: the attempt must run again`);
+    }
     if (!r.done) return { ok: false, reason: 'this attempt is no longer the live one' };
     this.logger.log(`refresh ${id} succeeded with attempt ${attempt} on member ${member.id}`);
     return { ok: true };

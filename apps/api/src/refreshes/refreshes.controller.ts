@@ -53,7 +53,7 @@ export class RefreshesController {
   @Post('agents/refreshes/:id/complete')
   @Endpoint({ tag: 'agents', summary: 'A member completes an attempt: its chunks become the snapshot', auth: 'member', params: IdParams, body: RefreshComplete, response: Ok, errors: [404] })
   complete(@CurrentMember() member: AuthMember, @Param('id') id: string, @Body() body: z.infer<typeof RefreshComplete>) {
-    return this.runs.complete(member, id, body.attempt, body.columns);
+    return this.runs.complete(member, id, body.attempt, body.columns, body.chunks === undefined ? undefined : { chunks: body.chunks, rows: body.rows ?? 0 });
   }
 
   @Post('agents/refreshes/:id/fail')
