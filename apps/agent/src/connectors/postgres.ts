@@ -70,9 +70,9 @@ export class PostgresConnector implements Connector {
     this.refreshPool = pool();
   }
 
-  private async client(): Promise<PoolClient> {
+  private async client(pool = this.pool): Promise<PoolClient> {
     try {
-      return await this.pool.connect();
+      return await pool.connect();
     } catch (e) {
       throw classify(e, this.where);
     }
@@ -131,10 +131,10 @@ export class PostgresConnector implements Connector {
     try {
       // Cancelled while it waited for a connection: it never starts.
       if (signal?.aborted) throw cancelledError();
-      c = await this.refreshPool.connect();
+      c = await this.client(this.refreshPool);
     } catch (e) {
       release();
-      throw signal?.aborted ? cancelledError() : classify(e, this.where);
+      throw signal?.aborted ? cancelledError() : e;
     }
     const pid = (c as unknown as { processID: number }).processID;
     const onAbort = () => void this.pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);

@@ -131,7 +131,8 @@ export class Agent {
   }
 
   /** The presence key and, for the API instances' mirror, the same presence as an event: one round trip. */
-  private announce(p: Presence = this.presence()) {
+  private announce() {
+    const p = this.presence();
     const event: ClusterEvent = { t: 'presence', presence: p, ttlMs: this.view.presenceTtlMs };
     return this.redis
       .multi()

@@ -10,8 +10,8 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
    * Snapshot chunk writes, the bulk of a refresh's bytes, go around Prisma (which would turn every chunk into a
    * base64 string and back) on connections that commit without waiting for the WAL flush. That is safe here:
    * a refresh succeeds only through `complete`, whose synchronous commit flushes the WAL up to and past every
-   * chunk committed before it; chunks lost to a crash before that belong to an attempt that never completed,
-   * and the reconciler runs that refresh again.
+   * chunk committed before it, and which succeeds only if every chunk the member uploaded is there (a crash may
+   * lose acknowledged ones); otherwise the attempt runs again.
    */
   readonly chunkPool: Pool;
 

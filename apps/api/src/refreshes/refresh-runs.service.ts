@@ -12,19 +12,25 @@ const TERMINAL = ['succeeded', 'failed', 'cancelled'];
 const ABANDONED = 'the member stopped answering; the refresh moved to another attempt';
 
 /**
- * A snapshot chunk: is this the live attempt of a refresh of the member's cluster, is there room, and if so the
- * chunk and the progress, in one statement ($1 refresh, $2 cluster, $3 attempt, $4 member, $5 rows, $6 bytes,
- * $7 size limit, $8 seq, $9 format, $10 data, $11 encoding).
+ * The refresh $1 if it belongs to the member's cluster $2 (`found`), and that row again if the member $4 runs its
+ * live attempt $3 (`live`): the one definition of "live" for the chunk and complete statements below.
  */
-const CHUNK_SQL = `
-  WITH found AS (
-    SELECT r.id, r.status, r."cancelRequested", r.bytes FROM "Refresh" r JOIN "Dataset" d ON d.id = r."datasetId"
+const LIVE_ATTEMPT = `
+  found AS (
+    SELECT r.id, r.status, r."cancelRequested", r.bytes, r."datasetId", d.retention FROM "Refresh" r JOIN "Dataset" d ON d.id = r."datasetId"
      WHERE r.id = $1::uuid AND d."clusterId" = $2::uuid
   ), live AS (
     SELECT f.* FROM found f
      WHERE f.status = 'running'
        AND (SELECT ROW(a.number, a."memberId") FROM "RefreshAttempt" a WHERE a."refreshId" = f.id ORDER BY a.number DESC LIMIT 1) = ROW($3::int, $4::uuid)
-  ), progress AS (
+  )`;
+
+/**
+ * A snapshot chunk: is this the live attempt, is there room, and if so the chunk and the progress, in one
+ * statement ($1-$4 as in LIVE_ATTEMPT, $5 rows, $6 bytes, $7 size limit, $8 seq, $9 format, $10 data, $11 encoding).
+ */
+const CHUNK_SQL = `
+  WITH ${LIVE_ATTEMPT}, progress AS (
     UPDATE "Refresh" SET rows = rows + $5::int, bytes = bytes + $6::int, "lastProgressAt" = now()
      WHERE id IN (SELECT id FROM live WHERE NOT "cancelRequested") AND status = 'running' AND NOT "cancelRequested" AND bytes + $6::int <= $7::bigint
     RETURNING id
@@ -36,6 +42,37 @@ const CHUNK_SQL = `
   )
   SELECT (SELECT count(*) FROM found)::int AS found, (SELECT count(*) FROM live)::int AS live,
          (SELECT "cancelRequested" FROM live) AS cancel, (SELECT count(*) FROM stored)::int AS stored`;
+
+/**
+ * A live attempt's chunks become the snapshot, if they are all there ($5: the member did not say what it
+ * uploaded, or $6 chunks numbered from 0 holding $7 rows); its other attempts' chunks and snapshots beyond the
+ * dataset's retention go ($1-$4 as in LIVE_ATTEMPT, $8 the columns). The statement's snapshot does not yet see
+ * this refresh as succeeded: retention keeps it and the newest (retention - 1) others.
+ */
+const COMPLETE_SQL = `
+  WITH ${LIVE_ATTEMPT}, totals AS (
+    SELECT COALESCE(sum(rows), 0) AS rows, COALESCE(sum(bytes), 0) AS bytes, count(*) AS chunks, COALESCE(max(seq), -1) AS last
+      FROM "SnapshotChunk" WHERE "refreshId" = $1::uuid AND attempt = $3::int
+  ), whole AS (
+    SELECT * FROM totals WHERE $5::boolean OR (chunks = $6::int AND last = $6::int - 1 AND rows = $7::bigint)
+  ), done AS (
+    UPDATE "Refresh" SET status = 'succeeded', "finishedAt" = now(), "snapshotAttempt" = $3::int, columns = $8::jsonb,
+           rows = whole.rows, bytes = whole.bytes, error = NULL
+      FROM whole WHERE id IN (SELECT id FROM live) AND status = 'running'
+    RETURNING "Refresh".id, "Refresh"."datasetId"
+  ), attempt_done AS (
+    UPDATE "RefreshAttempt" SET status = 'succeeded', "finishedAt" = now() WHERE "refreshId" IN (SELECT id FROM done) AND number = $3::int
+  ), others AS (
+    DELETE FROM "SnapshotChunk" WHERE "refreshId" IN (SELECT id FROM done) AND attempt <> $3::int
+  ), keep AS (
+    SELECT o.id FROM "Refresh" o, live
+     WHERE o."datasetId" = live."datasetId" AND o.status = 'succeeded' AND o.id <> live.id
+     ORDER BY o."finishedAt" DESC LIMIT GREATEST((SELECT retention FROM live) - 1, 0)
+  ), expired AS (
+    DELETE FROM "SnapshotChunk" c USING "Refresh" o, done
+     WHERE c."refreshId" = o.id AND o."datasetId" = done."datasetId" AND o.status = 'succeeded' AND o.id <> done.id AND o.id NOT IN (SELECT id FROM keep)
+  )
+  SELECT (SELECT count(*) FROM found)::int AS found, (SELECT count(*) FROM live)::int AS live, (SELECT count(*) FROM done)::int AS done`;
 
 interface StartContext {
   status: string;
@@ -228,45 +265,22 @@ export class RefreshRunsService {
    * go. One statement, which does nothing unless the member runs the live attempt.
    */
   async complete(member: AuthMember, id: string, attempt: number, columns: { name: string; type?: string; oid?: number }[], uploaded?: { chunks: number; rows: number }) {
-    // The statement's snapshot does not yet see this refresh as succeeded: retention keeps it and the newest
-    // (retention - 1) others. Chunks are committed without waiting for the WAL flush (see PrismaService.chunkPool): after a database crash
-    // some may be gone although acknowledged. The member says what it uploaded; anything else is not a snapshot.
-    const expected = uploaded ?? null;
-    const [r] = await this.prisma.$queryRaw<{ found: number; live: number; done: number }[]>`
-      WITH found AS (
-        SELECT r.id, r.status, r."datasetId", d.retention FROM "Refresh" r JOIN "Dataset" d ON d.id = r."datasetId"
-         WHERE r.id = ${id}::uuid AND d."clusterId" = ${member.clusterId}::uuid
-      ), live AS (
-        SELECT f.* FROM found f
-         WHERE f.status = 'running'
-           AND (SELECT ROW(a.number, a."memberId") FROM "RefreshAttempt" a WHERE a."refreshId" = f.id ORDER BY a.number DESC LIMIT 1) = ROW(${attempt}::int, ${member.id}::uuid)
-      ), totals AS (
-        SELECT COALESCE(sum(rows), 0) AS rows, COALESCE(sum(bytes), 0) AS bytes, count(*) AS chunks, COALESCE(max(seq), -1) AS last
-          FROM "SnapshotChunk" WHERE "refreshId" = ${id}::uuid AND attempt = ${attempt}
-      ), whole AS (
-        SELECT * FROM totals
-         WHERE ${expected === null}::boolean OR (chunks = ${expected?.chunks ?? 0}::int AND last = ${expected?.chunks ?? 0}::int - 1 AND rows = ${expected?.rows ?? 0}::bigint)
-      ), done AS (
-        UPDATE "Refresh" SET status = 'succeeded', "finishedAt" = now(), "snapshotAttempt" = ${attempt}, columns = ${JSON.stringify(columns)}::jsonb,
-               rows = whole.rows, bytes = whole.bytes, error = NULL
-          FROM whole WHERE id IN (SELECT id FROM live) AND status = 'running'
-        RETURNING "Refresh".id, "Refresh"."datasetId"
-      ), attempt_done AS (
-        UPDATE "RefreshAttempt" SET status = 'succeeded', "finishedAt" = now() WHERE "refreshId" IN (SELECT id FROM done) AND number = ${attempt}
-      ), others AS (
-        DELETE FROM "SnapshotChunk" WHERE "refreshId" IN (SELECT id FROM done) AND attempt <> ${attempt}
-      ), keep AS (
-        SELECT o.id FROM "Refresh" o, live
-         WHERE o."datasetId" = live."datasetId" AND o.status = 'succeeded' AND o.id <> live.id
-         ORDER BY o."finishedAt" DESC LIMIT GREATEST((SELECT retention FROM live) - 1, 0)
-      ), expired AS (
-        DELETE FROM "SnapshotChunk" c USING "Refresh" o, done
-         WHERE c."refreshId" = o.id AND o."datasetId" = done."datasetId" AND o.status = 'succeeded' AND o.id <> done.id AND o.id NOT IN (SELECT id FROM keep)
-      )
-      SELECT (SELECT count(*) FROM found)::int AS found, (SELECT count(*) FROM live)::int AS live, (SELECT count(*) FROM done)::int AS done`;
+    // Chunks are committed without waiting for the WAL flush (see PrismaService.chunkPool): after a database
+    // crash some may be gone although acknowledged. The member says what it uploaded; anything else is not a snapshot.
+    const [r] = await this.prisma.$queryRawUnsafe<{ found: number; live: number; done: number }[]>(
+      COMPLETE_SQL,
+      id,
+      member.clusterId,
+      attempt,
+      member.id,
+      uploaded === undefined,
+      uploaded?.chunks ?? 0,
+      uploaded?.rows ?? 0,
+      JSON.stringify(columns),
+    );
     if (!r.found) throw notFound(`no refresh ${id} in this member's cluster`, 'id');
-    if (!r.done && r.live && expected) {
-      throw new ApiError(409, `the snapshot does not hold the ${expected?.chunks} chunks (${expected?.rows} rows) this attempt uploaded: the attempt must run again`);
+    if (!r.done && r.live && uploaded) {
+      throw new ApiError(409, `the snapshot does not hold the ${uploaded.chunks} chunks (${uploaded.rows} rows) this attempt uploaded: the attempt must run again`);
     }
     if (!r.done) return { ok: false, reason: 'this attempt is no longer the live one' };
     this.logger.log(`refresh ${id} succeeded with attempt ${attempt} on member ${member.id}`);
