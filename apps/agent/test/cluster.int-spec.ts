@@ -138,6 +138,38 @@ describe('bad queries get clear answers', () => {
   });
 });
 
+describe('a member runs short jobs in a few slots and long ones side by side', () => {
+  const ping = () => json<{ servedBy: { memberName: string } }>(`${api.url}/api/clusters/${clusterId}/ping`, 'POST', undefined, token);
+
+  it('keeps a burst of short jobs in the steady lane', async () => {
+    const before = agents.a!.output().length;
+    let answered = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        for (let i = 0; i < 25; i++) {
+          const r = await ping();
+          expect(r.status).toBe(200);
+          answered += 1;
+        }
+      }),
+    );
+    expect(answered).toBe(400);
+    expect(agents.a!.output().slice(before)).not.toContain('overflow lane open');
+  }, 30_000);
+
+  it('opens the overflow lane for long queries, so eight of them run together, and closes it after', async () => {
+    const before = agents.a!.output().length;
+    const started = Date.now();
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => query(ds.pg, { sql: `SELECT pg_sleep(1), ${i} AS n`, timeoutMs: 10_000 })));
+    const took = Date.now() - started;
+    expect(results.map((r) => [r.status, r.body.rows?.[0]?.[1], r.body.servedBy?.memberName])).toEqual(Array.from({ length: 8 }, (_, i) => [200, i, 'a']));
+    // Four slots only would take two rounds (2 s or more).
+    expect(took).toBeLessThan(1_800);
+    expect(agents.a!.output().slice(before)).toMatch(/"why":"all 4 steady slots hold jobs running over 25 ms".*overflow lane open/);
+    await eventually(async () => expect(agents.a!.output().slice(before)).toContain('overflow lane closed'), 5_000);
+  }, 30_000);
+});
+
 describe('routing to the primary, failover, and no member', () => {
   it('routes to the other member while the primary is disabled, and back', async () => {
     expect((await patch(`/members/${members.a.memberId}`, { enabled: false })).status).toBe(200);

@@ -19,6 +19,7 @@ import { openFromCluster } from '@gateway/domain/crypto';
 import { route, serves } from '@gateway/routing';
 import type { AgentConfig } from '../agent-config';
 import { ConnectorCache, ConnectorError } from '../connectors';
+import { LiveLanes, type Lane } from './live-lanes';
 import { LoadSampler } from './load';
 import { MemberRemovedError, MemberSession } from './member-session';
 import { RefreshRunner } from './refresh-runner';
@@ -33,6 +34,7 @@ const REFRESH_CONCURRENCY = 64;
 const STARTED_AFTER_MS = 25;
 
 export interface AgentOptions {
+  /** Live jobs this member runs at once (see LiveLanes). */
   concurrency?: number;
   /** Called once the API says this member was removed; the agent has stopped by then. */
   onRemoved?: (reason: string) => void;
@@ -50,7 +52,7 @@ export class Agent {
   private readonly connectors: ConnectorCache;
   private view!: AgentConfigView;
   private redis!: Redis;
-  private worker!: Worker;
+  private live!: LiveLanes;
   private refreshWorker!: Worker;
   private readonly refreshes: RefreshRunner;
   private keys!: ReturnType<typeof clusterKeys>;
@@ -86,16 +88,27 @@ export class Agent {
     this.redis = new Redis(r.url, { username: creds.username ?? undefined, password, maxRetriesPerRequest: null, connectionName: `gateway-agent:${this.config.memberId}` });
     this.redis.on('error', (e) => this.log.warn({ err: e.message }, 'redis connection error'));
     this.keys = clusterKeys(r.prefix, this.config.clusterId);
-    this.worker = new Worker(QUEUES.live, (job) => this.process(job), {
-      connection: this.redis,
-      prefix: this.keys.bullPrefix,
-      concurrency: this.options.concurrency ?? 16,
-      autorun: false,
-      // Live work is retried by the API on another member; a stalled job is simply failed.
-      maxStalledCount: 0,
-      drainDelay: 1,
-    });
-    this.worker.on('error', (e) => this.log.warn({ err: e.message }, 'worker error'));
+    this.live = new LiveLanes(
+      (lane, concurrency) => {
+        const worker = new Worker(QUEUES.live, (job) => this.process(job, lane), {
+          connection: this.redis,
+          prefix: this.keys.bullPrefix,
+          concurrency,
+          autorun: false,
+          // Live work is retried by the API on another member; a stalled job is simply failed.
+          maxStalledCount: 0,
+          drainDelay: 1,
+        });
+        worker.on('error', (e) => this.log.warn({ err: e.message, lane }, 'worker error'));
+        return worker;
+      },
+      {
+        max: this.options.concurrency ?? 16,
+        longAfterMs: STARTED_AFTER_MS,
+        onChange: (open, why) => this.log.info({ why }, open ? 'overflow lane open' : 'overflow lane closed'),
+        onError: (lane, e) => this.log.error({ err: e.message, lane }, 'worker stopped'),
+      },
+    );
     this.refreshWorker = new Worker(QUEUES.refresh, (job, token) => this.processRefresh(job, token), {
       connection: this.redis,
       prefix: this.keys.bullPrefix,
@@ -192,12 +205,11 @@ export class Agent {
     this.transitions = this.transitions.then(async () => {
       if (this.stopping || serve !== this.serving) return;
       if (serve) {
+        this.live.serve();
         if (!this.running) {
           this.running = true;
-          void this.worker.run().catch((e) => this.log.error({ err: (e as Error).message }, 'worker stopped'));
           void this.refreshWorker.run().catch((e) => this.log.error({ err: (e as Error).message }, 'refresh worker stopped'));
         } else {
-          this.worker.resume();
           this.refreshWorker.resume();
         }
         this.log.info('serving the cluster queue');
@@ -205,7 +217,7 @@ export class Agent {
         this.log.info('not serving: another member does');
         // Live work: pause() (not pause(true)) also aborts the blocking fetch, so this member cannot take one
         // more query after routing moved the work elsewhere; live jobs are short, so waiting for them is too.
-        await this.worker.pause();
+        await this.live.stopServing();
         // Refreshes may run for hours: stop taking them but let the active ones finish in the background, so
         // that a later switch back to serving is not held up behind them.
         await this.refreshWorker.pause(true);
@@ -234,7 +246,7 @@ export class Agent {
     void this.redis.publish(channel, JSON.stringify(reply)).catch((e) => this.log.warn({ err: e.message }, 'reply failed'));
   }
 
-  private async process(job: Job) {
+  private async process(job: Job, lane: Lane) {
     const name = job.name as JobName;
     const schema = JOB_SCHEMAS[name];
     const parsed = schema?.safeParse(job.data);
@@ -244,7 +256,11 @@ export class Agent {
     const memberId = this.config.memberId;
     // "started" tells the API who to watch while a job runs; a job done sooner than that needs no watching (a
     // member that dies before saying so is caught by the API's not-started rule).
-    const announce = setTimeout(() => this.publish(data.replyChannel, { jobId, kind: 'started', memberId, at: Date.now() }), STARTED_AFTER_MS);
+    const ticket = this.live.begin(lane);
+    const announce = setTimeout(() => {
+      ticket.runningLong();
+      this.publish(data.replyChannel, { jobId, kind: 'started', memberId, at: Date.now() });
+    }, STARTED_AFTER_MS);
     this.activeJobs += 1;
     const t0 = performance.now();
     try {
@@ -268,6 +284,7 @@ export class Agent {
       this.publish(data.replyChannel, { jobId, kind: 'error', memberId, executeMs: ms(t0), code: err.code, message: err.message });
     } finally {
       clearTimeout(announce);
+      ticket.end();
       this.activeJobs -= 1;
     }
   }
@@ -285,11 +302,11 @@ export class Agent {
     const refresh = () => this.announce().exec().catch(() => undefined);
     await refresh();
     const keepAlive = setInterval(() => void refresh(), this.view.heartbeatMs);
-    const drain = Promise.all([this.worker.close(), this.refreshWorker.close()]);
+    const drain = Promise.all([this.live.close(), this.refreshWorker.close()]);
     const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), this.options.drainMs ?? 10_000).unref());
     if ((await Promise.race([drain, timeout])) === 'timeout') {
       this.log.warn({ activeJobs: this.activeJobs }, 'gave up waiting for active jobs');
-      await Promise.all([this.worker.close(true), this.refreshWorker.close(true)]).catch(() => undefined);
+      await Promise.all([this.live.close(true), this.refreshWorker.close(true)]).catch(() => undefined);
     }
     clearInterval(keepAlive);
     const gone: ClusterEvent = { t: 'gone', memberId: this.config.memberId };
