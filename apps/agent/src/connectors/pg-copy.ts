@@ -1,4 +1,5 @@
 import type { Submittable } from 'pg';
+import { writeTogether } from './pg-pipeline';
 
 type Wire = {
   parse(m: { text: string; types?: number[] }): void;
@@ -37,11 +38,13 @@ export class CopyOut implements Submittable {
   ) {}
 
   submit(connection: unknown) {
-    this.wire = connection as Wire;
-    this.wire.parse({ text: this.copySql, types: [] });
-    this.wire.bind({});
-    this.wire.execute({});
-    this.wire.sync();
+    const wire = (this.wire = connection as Wire);
+    writeTogether(connection, () => {
+      wire.parse({ text: this.copySql, types: [] });
+      wire.bind({});
+      wire.execute({});
+      wire.sync();
+    });
   }
 
   handleCopyData(msg: { chunk: Buffer }) {

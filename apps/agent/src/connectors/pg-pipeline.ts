@@ -12,6 +12,20 @@ interface Wire {
   sync(): void;
 }
 
+/**
+ * Writes a submittable's messages in one go (node-postgres' own queries do the same): otherwise each message is
+ * a write of its own (14 for a live query), and the server may wake up for each.
+ */
+export function writeTogether(connection: unknown, write: () => void) {
+  const stream = (connection as { stream?: { cork?: () => void; uncork?: () => void } }).stream;
+  stream?.cork?.();
+  try {
+    write();
+  } finally {
+    stream?.uncork?.();
+  }
+}
+
 export interface PipelineResult {
   fields: { name: string; dataTypeID: number }[];
   rows: unknown[][];
@@ -51,14 +65,16 @@ export class ReadOnlyPipeline implements Submittable {
       wire.bind({});
       wire.execute({});
     };
-    step('BEGIN READ ONLY');
-    step(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(this.timeoutMs))}`);
-    wire.parse({ text: this.sql, types: [] });
-    wire.bind({});
-    wire.describe({ type: 'P', name: '' });
-    wire.execute({ portal: '', rows: this.rowLimit });
-    step('ROLLBACK');
-    wire.sync();
+    writeTogether(connection, () => {
+      step('BEGIN READ ONLY');
+      step(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(this.timeoutMs))}`);
+      wire.parse({ text: this.sql, types: [] });
+      wire.bind({});
+      wire.describe({ type: 'P', name: '' });
+      wire.execute({ portal: '', rows: this.rowLimit });
+      step('ROLLBACK');
+      wire.sync();
+    });
   }
 
   handleRowDescription(msg: { fields: unknown[] }) {
