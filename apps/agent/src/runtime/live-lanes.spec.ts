@@ -20,13 +20,28 @@ class FakeWorker implements LaneWorker {
 }
 
 function lanes(options: { max?: number; slowMeanMs?: number; lingerMs?: number } = {}) {
-  const workers = {} as Record<Lane, FakeWorker>;
+  const made: Record<Lane, FakeWorker[]> = { steady: [], overflow: [] };
   const changes: string[] = [];
   const l = new LiveLanes(
-    (lane, concurrency) => (workers[lane] = new FakeWorker(concurrency)),
+    (lane, concurrency) => {
+      const w = new FakeWorker(concurrency);
+      made[lane].push(w);
+      return w;
+    },
     { max: options.max ?? 16, steady: 4, longAfterMs: 25, slowMeanMs: options.slowMeanMs ?? 1, lingerMs: options.lingerMs ?? 40, onChange: (open, why) => changes.push(`${open ? 'open' : 'closed'}: ${why}`) },
   );
-  return { l, workers, changes };
+  // Every steady worker gets the same calls; the first stands for them all once that is checked.
+  const workers = {
+    get steady() {
+      expect(new Set(made.steady.map((w) => JSON.stringify(w.calls))).size).toBe(1);
+      return made.steady[0];
+    },
+    get overflow() {
+      expect(made.overflow.length).toBeLessThanOrEqual(1);
+      return made.overflow[0];
+    },
+  };
+  return { l, workers, made, changes };
 }
 
 const busyWait = (ms: number) => {
@@ -36,15 +51,16 @@ const busyWait = (ms: number) => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('LiveLanes', () => {
-  it('splits the concurrency into a steady lane of 4 and an overflow lane of the rest', () => {
-    const { workers } = lanes({ max: 16 });
-    expect(workers.steady.concurrency).toBe(4);
-    expect(workers.overflow.concurrency).toBe(12);
+  it('splits the concurrency into a steady lane of 4 single-slot workers and an overflow worker with the rest', () => {
+    const { made } = lanes({ max: 16 });
+    expect(made.steady.map((w) => w.concurrency)).toEqual([1, 1, 1, 1]);
+    expect(made.overflow.map((w) => w.concurrency)).toEqual([12]);
   });
 
   it('has no overflow lane when the concurrency fits the steady lane', () => {
-    const { l, workers } = lanes({ max: 3 });
-    expect(workers.steady.concurrency).toBe(3);
+    const { l, made } = lanes({ max: 3 });
+    expect(made.steady.map((w) => w.concurrency)).toEqual([1, 1, 1]);
+    expect(made.overflow).toEqual([]);
     expect(l.overflow).toBeNull();
     l.serve();
     const tickets = [1, 2, 3].map(() => l.begin('steady'));

@@ -11,7 +11,7 @@ export type Lane = 'steady' | 'overflow';
 export interface LaneOptions {
   /** Jobs this member runs at once, both lanes together. */
   max: number;
-  /** Slots of the steady lane (always open while serving). */
+  /** Slots of the steady lane (always open while serving): one single-slot worker each. */
   steady?: number;
   /** A job running longer than this holds its slot "long" (the agent announces it as started then too). */
   longAfterMs?: number;
@@ -29,15 +29,17 @@ export const STEADY_SLOTS = 4;
 const EWMA_WEIGHT = 0.2;
 
 /**
- * Live jobs run in two BullMQ workers on the same queue: a steady lane of a few slots, always open, and an
- * overflow lane holding the rest of the member's concurrency, opened only while the steady lane is full of
- * slow or long jobs.
+ * Live jobs run in BullMQ workers on the same queue, in two lanes: a steady lane of a few single-slot workers,
+ * always open, and an overflow lane, one worker holding the rest of the member's concurrency, opened only while
+ * the steady lane is full of slow or long jobs.
  *
  * Why: a BullMQ worker with free slots waits for each job on its own (a blocking pop, then a script to move the
- * job to active: two more round trips to Redis per job), while a worker whose slots are all busy takes the next
- * job in the same script that completes the last one. For short queries a few busy slots are both faster and
- * cheaper (measured: the full path's no-op throughput about 1.4x with 4 slots than with 16, and about a third
- * less CPU per job on the agent and in Redis); slow or long queries still get every slot within `longAfterMs`.
+ * job to active), while a worker whose slots are all busy takes the next job in the same script that completes
+ * the last one. For short queries a few busy slots are both faster and cheaper (measured: the full path's no-op
+ * throughput about 1.4x with 4 slots than with 16, and about a third less CPU per job on the agent and in Redis).
+ * Single-slot workers, because a worker with more slots, having got a job, first asks Redis for another one
+ * (a round trip) and only then starts the first: that round trip was a sixth of an idle member's latency.
+ * Slow or long queries still get every slot within `longAfterMs`.
  */
 export class LiveLanes {
   private readonly steadySlots: number;
@@ -53,7 +55,7 @@ export class LiveLanes {
   private lastNeeded = 0;
   private linger: NodeJS.Timeout | null = null;
   private steadyStarted = false;
-  readonly steady: LaneWorker;
+  readonly steady: LaneWorker[];
   readonly overflow: LaneWorker | null;
 
   constructor(
@@ -64,7 +66,7 @@ export class LiveLanes {
     this.longAfterMs = options.longAfterMs ?? 25;
     this.slowMeanMs = options.slowMeanMs ?? 1;
     this.lingerMs = options.lingerMs ?? 1_000;
-    this.steady = make('steady', this.steadySlots);
+    this.steady = Array.from({ length: this.steadySlots }, () => make('steady', 1));
     this.overflow = options.max > this.steadySlots ? make('overflow', options.max - this.steadySlots) : null;
   }
 
@@ -76,10 +78,10 @@ export class LiveLanes {
   serve() {
     this.serving = true;
     if (this.steadyStarted) {
-      this.steady.resume();
+      for (const w of this.steady) w.resume();
     } else {
       this.steadyStarted = true;
-      this.run('steady', this.steady);
+      for (const w of this.steady) this.run('steady', w);
     }
   }
 
@@ -98,14 +100,14 @@ export class LiveLanes {
     this.closeOverflow('this member no longer serves');
     const overflow = this.overflow && this.overflowStarted ? this.overflow : null;
     overflow?.resume();
-    await Promise.all([this.steady.pause(), overflow?.pause()]);
+    await Promise.all([...this.steady.map((w) => w.pause()), overflow?.pause()]);
   }
 
   async close(force = false) {
     this.serving = false;
     if (this.linger) clearInterval(this.linger);
     this.linger = null;
-    await Promise.all([this.steady.close(force), this.overflow?.close(force)]);
+    await Promise.all([...this.steady.map((w) => w.close(force)), this.overflow?.close(force)]);
   }
 
   /**
