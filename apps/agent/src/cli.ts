@@ -38,6 +38,8 @@ export function buildProgram() {
     .command('run')
     .description('Run the agent: publish presence and serve the cluster\'s jobs while routing picks this member. SIGTERM stops it gracefully.')
     .option('--config <file>', 'the agent config written by install (default: ~/.gateway/agent.json)')
+    .option('--live-concurrency <n>', 'live queries this member runs at once, 1 to 256 (or GATEWAY_LIVE_CONCURRENCY; default 16)', process.env.GATEWAY_LIVE_CONCURRENCY)
+    .option('--live-slow-ms <ms>', 'short queries averaging this long run in all slots rather than the 4 steady ones (or GATEWAY_LIVE_SLOW_MS; default 1)', process.env.GATEWAY_LIVE_SLOW_MS)
     .action(async (opts) => run(opts));
 
   registerAdminCommands(program, out);

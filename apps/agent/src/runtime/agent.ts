@@ -36,6 +36,8 @@ const STARTED_AFTER_MS = 25;
 export interface AgentOptions {
   /** Live jobs this member runs at once (see LiveLanes). */
   concurrency?: number;
+  /** Steady live jobs taking this long on average open the overflow lane (see LiveLanes). */
+  slowMeanMs?: number;
   /** Called once the API says this member was removed; the agent has stopped by then. */
   onRemoved?: (reason: string) => void;
   /** How long SIGTERM waits for active jobs before giving up on them. */
@@ -104,6 +106,7 @@ export class Agent {
       },
       {
         max: this.options.concurrency ?? 16,
+        slowMeanMs: this.options.slowMeanMs,
         longAfterMs: STARTED_AFTER_MS,
         onChange: (open, why) => this.log.info({ why }, open ? 'overflow lane open' : 'overflow lane closed'),
         onError: (lane, e) => this.log.error({ err: e.message, lane }, 'worker stopped'),
@@ -222,7 +225,9 @@ export class Agent {
         // that a later switch back to serving is not held up behind them.
         await this.refreshWorker.pause(true);
       }
-    });
+    })
+      // A transition that failed (Redis dropped mid-pause, say) must not stop every later one.
+      .catch((e) => this.log.error({ err: (e as Error).message }, 'could not switch serving'));
   }
 
   /**
@@ -303,10 +308,12 @@ export class Agent {
     await refresh();
     const keepAlive = setInterval(() => void refresh(), this.view.heartbeatMs);
     const drain = Promise.all([this.live.close(), this.refreshWorker.close()]);
-    const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), this.options.drainMs ?? 10_000).unref());
-    if ((await Promise.race([drain, timeout])) === 'timeout') {
+    const timeout = (ms: number) => new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms).unref());
+    if ((await Promise.race([drain, timeout(this.options.drainMs ?? 10_000)])) === 'timeout') {
       this.log.warn({ activeJobs: this.activeJobs }, 'gave up waiting for active jobs');
-      await Promise.all([this.live.close(true), this.refreshWorker.close(true)]).catch(() => undefined);
+      // BullMQ hands a second close() the first one's promise, so a forced close may wait for the same stuck
+      // job: bound it too, and withdraw presence regardless.
+      await Promise.race([Promise.all([this.live.close(true), this.refreshWorker.close(true)]).catch(() => undefined), timeout(2_000)]);
     }
     clearInterval(keepAlive);
     const gone: ClusterEvent = { t: 'gone', memberId: this.config.memberId };

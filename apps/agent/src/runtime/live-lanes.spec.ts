@@ -3,10 +3,17 @@ import { LiveLanes, type Lane, type LaneWorker } from './live-lanes';
 /** Records what the lanes ask of each worker (a BullMQ Worker in the agent). */
 class FakeWorker implements LaneWorker {
   calls: string[] = [];
+  /** Whether its main loop runs (BullMQ's `running`); a test may end the loop, as a paused worker's does. */
+  running = false;
   constructor(readonly concurrency: number) {}
   run() {
+    if (this.running) throw new Error('Worker is already running.');
+    this.running = true;
     this.calls.push('run');
     return new Promise<void>(() => undefined);
+  }
+  isRunning() {
+    return this.running;
   }
   async pause(doNotWaitActive?: boolean) {
     this.calls.push(doNotWaitActive ? 'pause(no wait)' : 'pause');
@@ -69,7 +76,8 @@ describe('LiveLanes', () => {
   });
 
   it('keeps the overflow lane closed while the steady slots turn over fast jobs', () => {
-    const { l, workers } = lanes();
+    // A threshold far above anything this loop takes, however the machine schedules it.
+    const { l, workers } = lanes({ slowMeanMs: 50 });
     l.serve();
     for (let i = 0; i < 200; i++) {
       const batch = [1, 2, 3, 4].map(() => l.begin('steady'));
@@ -145,6 +153,29 @@ describe('LiveLanes', () => {
     await l.close(true);
     expect(workers.steady.calls.at(-1)).toBe('close(force)');
     expect(workers.overflow.calls.at(-1)).toBe('close(force)');
+  });
+
+  it('starts the loop again of a worker whose loop ended as it was being resumed', async () => {
+    const { l, workers } = lanes({ lingerMs: 20 });
+    l.serve();
+    const first = [1, 2, 3, 4].map(() => l.begin('steady'));
+    first.forEach((t) => t.runningLong());
+    first.forEach((t) => t.end());
+    await sleep(60);
+    expect(l.overflowOpen).toBe(false);
+    // The paused overflow worker's loop ends, and BullMQ's resume() only unpauses a worker it thinks still runs.
+    workers.overflow.running = false;
+    workers.overflow.resume = function () {
+      this.calls.push('resume');
+      this.running = true; // still "running" for resume()...
+      void Promise.resolve().then(() => (this.running = false)); // ...until, a few microtasks on, the loop's finally says otherwise
+    };
+    const again = [1, 2, 3, 4].map(() => l.begin('steady'));
+    again.forEach((t) => t.runningLong());
+    await sleep(20);
+    expect(workers.overflow.calls).toEqual(['run', 'pause(no wait)', 'resume', 'run']);
+    expect(workers.overflow.running).toBe(true);
+    await l.close();
   });
 
   it('counts only the steady lane: jobs in the overflow lane neither open nor hold it', () => {

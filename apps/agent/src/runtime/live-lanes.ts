@@ -1,6 +1,7 @@
 /** The part of a BullMQ Worker the lanes drive (unit tests pass fakes). */
 export interface LaneWorker {
   run(): Promise<void>;
+  isRunning(): boolean;
   pause(doNotWaitActive?: boolean): Promise<void>;
   resume(): void;
   close(force?: boolean): Promise<void>;
@@ -78,7 +79,7 @@ export class LiveLanes {
   serve() {
     this.serving = true;
     if (this.steadyStarted) {
-      for (const w of this.steady) w.resume();
+      for (const w of this.steady) this.resume('steady', w);
     } else {
       this.steadyStarted = true;
       for (const w of this.steady) this.run('steady', w);
@@ -87,6 +88,19 @@ export class LiveLanes {
 
   private run(lane: Lane, worker: LaneWorker) {
     void worker.run().catch((e: Error) => this.options.onError?.(lane, e));
+  }
+
+  /**
+   * BullMQ's resume() restarts a worker whose main loop has ended, and only unpauses one still running; a loop
+   * ending in between (a few microtasks) would leave the worker unpaused with no loop. Looked at again once
+   * that window has passed.
+   */
+  private resume(lane: Lane, worker: LaneWorker) {
+    worker.resume();
+    setImmediate(() => {
+      const wanted = lane === 'steady' ? this.serving : this.open;
+      if (wanted && !worker.isRunning()) this.run(lane, worker);
+    });
   }
 
   /**
@@ -100,7 +114,9 @@ export class LiveLanes {
     this.closeOverflow('this member no longer serves');
     const overflow = this.overflow && this.overflowStarted ? this.overflow : null;
     overflow?.resume();
-    await Promise.all([...this.steady.map((w) => w.pause()), overflow?.pause()]);
+    const paused = await Promise.allSettled([...this.steady.map((w) => w.pause()), overflow?.pause()]);
+    const failed = paused.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
   }
 
   async close(force = false) {
@@ -152,7 +168,7 @@ export class LiveLanes {
     if (this.open || !this.serving || !this.overflow) return;
     this.open = true;
     if (this.overflowStarted) {
-      this.overflow.resume();
+      this.resume('overflow', this.overflow);
     } else {
       this.overflowStarted = true;
       this.run('overflow', this.overflow);
