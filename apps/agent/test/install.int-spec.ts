@@ -168,7 +168,9 @@ describe('gateway install refuses bad input with one clear line and a non-zero e
     [['--live-concurrency', '2.5'], /--live-concurrency must be a whole number from 1 to 256, not "2\.5"/],
     [['--live-slow-ms', 'fast'], /--live-slow-ms must be a number from 0\.01 to 60000, not "fast"/],
   ])('gateway run refuses a bad live setting (%j) before it starts', async (flags, pattern) => {
-    expectOneLineFailure(await gateway(['run', '--config', fresh(), ...flags]), pattern);
+    const r = await gateway(['run', '--config', fresh(), ...flags]);
+    expectOneLineFailure(r, pattern);
+    expect(r.status).toBe(2); // a usage error, as for every other bad flag
   }, 60_000);
 
   it('never answered a CLI call with a 500', () => {

@@ -3,6 +3,7 @@ import type { AuditEventView, ClusterView, DataSourceView, MemberStatusView, Ref
 import { ApiClient, ApiError, parseApiUrl } from '../api-client';
 import { forgetCredentials, loadCredentials, resolveAccess, saveCredentials } from '../credentials';
 import { CliError } from '../errors';
+import { parseNumberOption } from './options';
 import { table } from '../table';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -206,8 +207,7 @@ export function registerAdminCommands(program: Command, out: Out) {
   common(program.command('audit <cluster>').description('The audit log of a cluster, newest first.'))
     .option('--limit <n>', 'how many events (1-1000)', '50')
     .action(async (ref: string, opts: Common & { limit: string }) => {
-      const limit = Number(opts.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new CliError(`--limit must be a whole number from 1 to 1000, not "${opts.limit}"`, 2);
+      const limit = parseNumberOption(opts.limit, '--limit', 1, 1000, true);
       const events = await client(opts).request<AuditEventView[]>('GET', `/api/clusters/${enc(ref)}/audit?limit=${limit}`);
       print(out, opts, events, () => table(['WHEN', 'WHO', 'ACTION', 'TARGET', 'DETAIL'], events.map((e) => [e.at, e.actor, e.action, `${e.targetType}:${e.targetId ?? '-'}`, e.detail ? JSON.stringify(e.detail) : null])));
     });

@@ -2,20 +2,12 @@ import pino from 'pino';
 import { readAgentConfig, resolveConfigPath } from '../agent-config';
 import { Agent } from '../runtime/agent';
 import { CliError } from '../errors';
-
-function numberOption(value: string | undefined, flag: string, min: number, max: number, integer: boolean) {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-    throw new CliError(`${flag} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}, not "${value}"`);
-  }
-  return n;
-}
+import { parseNumberOption } from './options';
 
 /** `gateway run`: the agent process, until SIGTERM or SIGINT. */
 export async function run(opts: { config?: string; liveConcurrency?: string; liveSlowMs?: string }) {
-  const concurrency = numberOption(opts.liveConcurrency, '--live-concurrency', 1, 256, true);
-  const slowMeanMs = numberOption(opts.liveSlowMs, '--live-slow-ms', 0.01, 60_000, false);
+  const concurrency = parseNumberOption(opts.liveConcurrency, '--live-concurrency', 1, 256, true);
+  const slowMeanMs = parseNumberOption(opts.liveSlowMs, '--live-slow-ms', 0.01, 60_000, false);
   const config = readAgentConfig(resolveConfigPath(opts.config));
   const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'agent', clusterId: config.clusterId, memberId: config.memberId } });
   let removed: string | null = null;
