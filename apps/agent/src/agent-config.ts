@@ -9,7 +9,15 @@ import { CliError } from './errors';
  * members need to open data source credentials), so it is written with mode 0600 in a 0700 folder.
  */
 export const AgentConfig = z.object({
+  /** The control plane's first URL; `apiUrls` lists every instance (or load balancer, or standby) to connect to. */
   apiUrl: z.string(),
+  apiUrls: z.array(z.string()).min(1).optional(),
+  /** A private CA to trust for the control plane's certificate (PEM, kept here so the file given to install can go). */
+  ca: z.string().optional(),
+  /** The proxy for every connection to the control plane (overrides HTTPS_PROXY/HTTP_PROXY); may hold basic-auth credentials. */
+  proxy: z.string().optional(),
+  /** Plain http:// to a non-loopback control plane was allowed at install (--insecure-http). */
+  insecureHttp: z.boolean().optional(),
   clusterId: z.string(),
   clusterName: z.string(),
   memberId: z.string(),
@@ -18,6 +26,9 @@ export const AgentConfig = z.object({
   clusterPrivateKey: z.string(),
 });
 export type AgentConfig = z.infer<typeof AgentConfig>;
+
+/** Every control-plane URL of a config, in order. */
+export const controlPlaneUrls = (c: AgentConfig) => c.apiUrls ?? [c.apiUrl];
 
 export const defaultConfigPath = () => join(process.env.GATEWAY_HOME ?? join(homedir(), '.gateway'), 'agent.json');
 

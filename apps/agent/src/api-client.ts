@@ -1,4 +1,5 @@
 import { CliError } from './errors';
+import { ControlPlaneNetwork } from './transport';
 
 export class ApiError extends CliError {
   constructor(
@@ -10,7 +11,7 @@ export class ApiError extends CliError {
   }
 }
 
-/** Checks and normalises an API base URL given on the command line. */
+/** Checks and normalises an API base URL given on the command line (admin commands: any http(s) address). */
 export function parseApiUrl(value: string): string {
   let url: URL;
   try {
@@ -22,11 +23,15 @@ export function parseApiUrl(value: string): string {
   return url.toString().replace(/\/+$/, '');
 }
 
-/** A small JSON client for the control plane; every failure becomes one readable line. */
+/**
+ * A small JSON client for the control plane; every failure becomes one readable line. It goes through the same
+ * network as the member's connection (the proxy of HTTPS_PROXY or --proxy, the private CA of --ca).
+ */
 export class ApiClient {
   constructor(
     readonly baseUrl: string,
     private token?: string,
+    private readonly network: ControlPlaneNetwork = new ControlPlaneNetwork({}),
     private readonly timeoutMs = 15_000,
   ) {}
 
@@ -36,31 +41,24 @@ export class ApiClient {
 
   /** JSON in and out; a Buffer body is sent as application/octet-stream. */
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    let res: Response;
     const raw = Buffer.isBuffer(body);
-    try {
-      res = await fetch(`${this.baseUrl}${path}`, {
-        method,
-        headers: {
-          ...(body === undefined ? {} : { 'content-type': raw ? 'application/octet-stream' : 'application/json' }),
-          ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
-        },
-        body: body === undefined ? undefined : raw ? new Uint8Array(body as Buffer) : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (e) {
-      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      const why = cause?.code ?? cause?.message ?? (e as Error).message;
-      throw new CliError(`cannot reach the API at ${this.baseUrl} (${why}): check --api and that the control plane is running`);
-    }
-    const text = await res.text();
+    const res = await this.network.request(`${this.baseUrl}${path}`, {
+      method,
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': raw ? 'application/octet-stream' : 'application/json' }),
+        ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+      },
+      body: body === undefined ? undefined : raw ? (body as Buffer) : JSON.stringify(body),
+      timeoutMs: this.timeoutMs,
+    });
+    const text = res.body.toString('utf8');
     let json: unknown;
     try {
       json = text ? JSON.parse(text) : undefined;
     } catch {
       throw new ApiError(res.status, `the API at ${this.baseUrl} answered ${res.status} with something that is not JSON: is --api the control plane's address?`);
     }
-    if (!res.ok) {
+    if (res.status < 200 || res.status >= 300) {
       const err = json as { message?: string; field?: string } | undefined;
       const message = err?.message ?? `HTTP ${res.status}`;
       if (res.status === 401) throw new ApiError(401, `the API refused the credentials: ${message}`);

@@ -23,8 +23,11 @@ export function buildProgram() {
   program
     .command('install')
     .description('Create a cluster with this host as its primary (--name), or join an existing cluster (--join) with its recovery key.')
-    .option('--api <url>', 'the control plane URL (or GATEWAY_API)', process.env.GATEWAY_API)
+    .option('--api <url...>', 'the control plane URL (or GATEWAY_API); repeat it for more instances or a standby, tried in turn', process.env.GATEWAY_API)
     .option('--token <token>', 'an access token of the cluster admin (or GATEWAY_TOKEN)')
+    .option('--ca <file>', 'a PEM file with the private CA that signed the control plane\'s certificate (kept in the config)')
+    .option('--proxy <url>', 'the HTTP proxy for every connection to the control plane, e.g. http://user:pass@proxy:3128 (default: HTTPS_PROXY/HTTP_PROXY/NO_PROXY)')
+    .option('--insecure-http', 'allow a plain http:// control plane on a non-loopback address')
     .option('--name <cluster>', 'create a new cluster with this name')
     .option('--join <cluster>', 'join the cluster with this id or name')
     .option('--recovery-key <key>', 'the cluster recovery key, at least 8 characters (or GATEWAY_RECOVERY_KEY); it never leaves this host')
@@ -36,10 +39,10 @@ export function buildProgram() {
 
   program
     .command('run')
-    .description('Run the agent: publish presence and serve the cluster\'s jobs while routing picks this member. SIGTERM stops it gracefully.')
+    .description('Run the agent: keep one outbound connection to the control plane and run the work it sends. SIGTERM stops it gracefully.')
     .option('--config <file>', 'the agent config written by install (default: ~/.gateway/agent.json)')
     .option('--live-concurrency <n>', 'live queries this member runs at once, 1 to 256 (or GATEWAY_LIVE_CONCURRENCY; default 16)', process.env.GATEWAY_LIVE_CONCURRENCY)
-    .option('--live-slow-ms <ms>', 'short queries averaging this long run in all slots rather than the 4 steady ones (or GATEWAY_LIVE_SLOW_MS; default 1)', process.env.GATEWAY_LIVE_SLOW_MS)
+    .option('--live-slow-ms <ms>', 'accepted for compatibility; has no effect since live work arrives on the member\'s connection (or GATEWAY_LIVE_SLOW_MS)', process.env.GATEWAY_LIVE_SLOW_MS)
     .action(async (opts) => run(opts));
 
   registerAdminCommands(program, out);

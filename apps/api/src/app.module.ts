@@ -13,10 +13,11 @@ import { ClustersController } from './clusters/clusters.controller';
 import { ClustersService } from './clusters/clusters.service';
 import { AgentsController } from './agents/agents.controller';
 import { AgentAuthService } from './agents/agent-auth.service';
-import { RedisAclService } from './agents/redis-acl.service';
 import { ClusterStateService } from './cluster-state/cluster-state.service';
-import { LiveQueueService } from './queue/live-queue.service';
-import { ReplyBus } from './queue/reply-bus.service';
+import { RefreshQueueService } from './queue/refresh-queue.service';
+import { MemberHub } from './member-channel/member-hub.service';
+import { MemberRelay } from './member-channel/member-relay.service';
+import { RefreshDispatcher } from './member-channel/refresh-dispatcher.service';
 import { DataSourcesController } from './datasources/datasources.controller';
 import { DataSourcesService } from './datasources/datasources.service';
 import { QueriesController } from './queries/queries.controller';
@@ -55,10 +56,11 @@ export class AppModule {
         RolesService,
         AgentAuthService,
         ClustersService,
-        RedisAclService,
         ClusterStateService,
-        LiveQueueService,
-        ReplyBus,
+        RefreshQueueService,
+        MemberHub,
+        MemberRelay,
+        RefreshDispatcher,
         DataSourcesService,
         QueryService,
         DatasetsService,

@@ -1,4 +1,6 @@
 import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { NestFactory, DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { DestinationStream, Logger } from 'pino';
@@ -8,6 +10,7 @@ import { ensureDatabase, migrate } from './database/bootstrap';
 import { createLogger, PinoNestLogger } from './logging/logger';
 import { buildOpenApi, collectRoutes } from './http/openapi';
 import { serveDocsUi } from './http/docs-ui';
+import { MemberHub } from './member-channel/member-hub.service';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -27,7 +30,9 @@ export async function createApp(config: Config, logDestination?: DestinationStre
   }
   // Only the configured proxies may say who the client is; anyone else's X-Forwarded-For is ignored.
   const trustProxy = config.TRUST_PROXY === 'none' ? false : config.TRUST_PROXY.split(',').map((x) => x.trim());
-  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, trustProxy });
+  // HTTPS (and the members' wss://) when given a certificate; otherwise plain HTTP, e.g. behind a TLS terminator.
+  const https = config.TLS_CERT_FILE && config.TLS_KEY_FILE ? { cert: readFileSync(config.TLS_CERT_FILE), key: readFileSync(config.TLS_KEY_FILE) } : null;
+  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, trustProxy, ...(https ? { https } : {}) });
   // The API speaks JSON only: other bodies are refused with 415 rather than read as strings.
   adapter.getInstance().removeContentTypeParser(['text/plain']);
   // Refresh chunks from agents arrive as raw bytes (gzip-compressed NDJSON).
@@ -46,6 +51,8 @@ export async function createApp(config: Config, logDestination?: DestinationStre
     done();
   });
   await app.init();
+  // The members' WebSocket endpoint shares the API's server (and its TLS), next to the REST routes.
+  app.get(MemberHub).attach(app.getHttpServer() as Server);
   const routes = collectRoutes(app.get(DiscoveryService), app.get(MetadataScanner), 'api');
   const openapi = buildOpenApi(routes);
   fastify.get('/api/openapi.json', (_req, reply) => void reply.send(openapi));

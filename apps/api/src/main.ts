@@ -17,7 +17,7 @@ async function main() {
     await app.listen({ port: config.API_PORT, host: config.API_HOST });
     const address = app.getHttpServer().address();
     const port = typeof address === 'object' && address ? address.port : config.API_PORT;
-    logger.info({ port }, `API listening on http://${config.API_HOST}:${port} (docs at /api/docs)`);
+    logger.info({ port }, `API listening on ${config.TLS_CERT_FILE ? 'https' : 'http'}://${config.API_HOST}:${port} (docs at /api/docs)`);
     // A machine-readable line for supervisors and tests that start the API on port 0.
     if (process.env.API_READY_FD === 'stdout') process.stdout.write(`API_READY ${port}\n`);
   } catch (e) {

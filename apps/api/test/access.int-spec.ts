@@ -115,7 +115,6 @@ const examples = (): Record<string, Example> => ({
   'POST /api/agents/challenge': 'member-only',
   'POST /api/agents/token': 'member-only',
   'GET /api/agents/config': 'member-only',
-  'POST /api/agents/redis-credentials': 'member-only',
   'GET /api/agents/me': 'member-only',
 });
 

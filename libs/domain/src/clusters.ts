@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Base64, Id, Name, PemPublicKey } from './common';
-import { KeyEnvelope, SealedBox } from './crypto/envelopes';
+import { KeyEnvelope } from './crypto/envelopes';
 import { RoutingSettings } from './routing';
 
 export const MIN_RECOVERY_KEY_LENGTH = 8;
@@ -94,13 +94,12 @@ export const UpdateMemberRequest = z
   .strict();
 export type UpdateMemberRequest = z.infer<typeof UpdateMemberRequest>;
 
-/** What an agent needs to serve its cluster; the Redis password is sealed to the cluster key. */
+/** The member's view of its cluster (its WebSocket gets the same as MemberSettings); no datastore address or credential. */
 export const AgentConfigView = z.object({
   member: MemberView,
   cluster: z.object({ id: z.string(), name: z.string(), routing: z.object({ mode: z.enum(['primary', 'distribute']), cpuThreshold: z.number(), memoryThreshold: z.number() }) }),
   members: z.array(z.object({ id: z.string(), name: z.string(), primary: z.boolean(), enabled: z.boolean(), joinOrder: z.number() })),
   configVersion: z.number(),
-  redis: z.object({ url: z.string(), prefix: z.string() }),
   heartbeatMs: z.number(),
   presenceTtlMs: z.number(),
 });
@@ -116,8 +115,6 @@ export const UpdateClusterRequest = z
   .strict();
 export type UpdateClusterRequest = z.infer<typeof UpdateClusterRequest>;
 
-export const AgentRedisCredentials = z.object({ username: z.string().nullable(), password: SealedBox.nullable() });
-export type AgentRedisCredentials = z.infer<typeof AgentRedisCredentials>;
 
 /** A member with its live status, as admins see it. */
 export const MemberStatusView = MemberView.extend({

@@ -11,3 +11,5 @@ export * from './jobs';
 export * from './access';
 export * from './datasets';
 export * from './pgcopy';
+export * from './protocol';
+export * from './agent-routes';

@@ -3,11 +3,17 @@ import { SealedBox } from './crypto/envelopes';
 import { DataSourceType } from './datasources';
 
 /**
- * Queue and key names. NEVER RENAME: agents of an older version read the same Redis.
- * Every key of a cluster shares the hash tag {clusterId}, so a cluster lives on one Redis Cluster shard,
- * and ACLs can confine a member to `<prefix>:{<clusterId>}:*`.
+ * Queue and key names. NEVER RENAME: API instances of an older version read the same Redis during an upgrade.
+ * Every key of a cluster shares the hash tag {clusterId}, so a cluster lives on one Redis Cluster shard. Only
+ * the control plane uses Redis: members never get its address.
  */
-export const QUEUES = { live: 'live', refresh: 'refresh' } as const;
+export const QUEUES = { refresh: 'refresh' } as const;
+
+/** Keys of one API instance (its hash tag is the instance id): work forwarded to it, and replies to its requests. */
+export const instanceKeys = (prefix: string, instanceId: string) => ({
+  inbox: `${prefix}:instance:{${instanceId}}:inbox`,
+  replies: `${prefix}:instance:{${instanceId}}:replies`,
+});
 
 export const clusterKeyPrefix = (prefix: string, clusterId: string) => `${prefix}:{${clusterId}}`;
 export const clusterKeys = (prefix: string, clusterId: string) => {
@@ -17,7 +23,6 @@ export const clusterKeys = (prefix: string, clusterId: string) => {
     bullPrefix: base,
     presence: (memberId: string) => `${base}:presence:${memberId}`,
     configVersion: `${base}:config-version`,
-    replyChannel: (apiInstance: string) => `${base}:reply:${apiInstance}`,
     /** Presence and config changes as they happen (ClusterEvent), for the API instances' in-memory mirror. */
     events: `${base}:events`,
   };
@@ -34,43 +39,10 @@ export const JobDataSource = z.object({
 });
 export type JobDataSource = z.infer<typeof JobDataSource>;
 
-export const QueryJob = z.object({
-  requestId: z.string(),
-  attempt: z.number().int(),
-  dataSource: JobDataSource,
-  sql: z.string(),
-  maxRows: z.number().int(),
-  timeoutMs: z.number().int(),
-  replyChannel: z.string(),
-  enqueuedAt: z.number(),
-});
-export type QueryJob = z.infer<typeof QueryJob>;
-
-export const TestConnectionJob = QueryJob.omit({ sql: true, maxRows: true });
-export type TestConnectionJob = z.infer<typeof TestConnectionJob>;
-
-/** A no-op the serving member answers at once: proves the cluster's whole path works (and measures it). */
-export const PingJob = QueryJob.pick({ requestId: true, attempt: true, timeoutMs: true, replyChannel: true, enqueuedAt: true });
-export type PingJob = z.infer<typeof PingJob>;
-
-/** Job payloads keyed by job name: producer and worker compile against one contract. */
-export interface JobPayloads {
-  query: QueryJob;
-  'test-connection': TestConnectionJob;
-  ping: PingJob;
-}
-export type JobName = keyof JobPayloads;
-export const JOB_SCHEMAS: { [K in JobName]: z.ZodType<JobPayloads[K]> } = { query: QueryJob, 'test-connection': TestConnectionJob, ping: PingJob };
-
-/** Messages an agent publishes on a job's reply channel. */
-export type Reply =
-  | { jobId: string; kind: 'started'; memberId: string; at: number }
-  | { jobId: string; kind: 'result'; memberId: string; executeMs: number; result: { columns: { name: string; type?: string }[]; rows: unknown[][]; truncated: boolean } }
-  | { jobId: string; kind: 'error'; memberId: string; executeMs: number; code: QueryErrorCode; message: string };
-
-export type QueryErrorCode = 'query_failed' | 'read_only' | 'timeout' | 'unreachable' | 'bad_request' | 'credentials';
-
-/** Presence an agent publishes with every heartbeat. */
+/**
+ * A connected member's presence, as the API instance holding its connection stores it (with each heartbeat the
+ * member sends) for every instance to route by.
+ */
 export const Presence = z.object({
   memberId: z.string(),
   version: z.string(),
@@ -80,6 +52,13 @@ export const Presence = z.object({
   at: z.number(),
   /** Set while the member shuts down: it takes no new work but is still finishing what it started. */
   draining: z.boolean().optional(),
+  /** The API instance holding the member's connection: work for the member that reaches another instance goes there. */
+  instanceId: z.string().optional(),
+  /** Live slots in use and in all. */
+  busy: z.number().int().optional(),
+  slots: z.number().int().optional(),
+  /** The member protocol version of its connection. */
+  protocol: z.number().int().optional(),
 });
 export type Presence = z.infer<typeof Presence>;
 

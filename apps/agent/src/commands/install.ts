@@ -17,12 +17,18 @@ import {
   signMessage,
   WrongRecoveryKeyError,
 } from '@gateway/domain/crypto';
-import { ApiClient, ApiError, parseApiUrl } from '../api-client';
+import { readFileSync } from 'node:fs';
+import { ApiClient, ApiError } from '../api-client';
 import { resolveConfigPath, writeAgentConfig } from '../agent-config';
 import { CliError } from '../errors';
+import { ControlPlaneNetwork, parseControlPlaneUrl } from '../transport';
 
 export interface InstallOptions {
-  api?: string;
+  /** One or more control-plane URLs (instances, a load balancer, a standby). */
+  api?: string | string[];
+  ca?: string;
+  proxy?: string;
+  insecureHttp?: boolean;
   token?: string;
   name?: string;
   join?: string;
@@ -50,7 +56,19 @@ function checkName(value: string, flag: string) {
 export async function install(opts: InstallOptions, out: (line: string) => void) {
   if (opts.name && opts.join) throw new CliError('give either --name (create a cluster) or --join (join one), not both', 2);
   if (!opts.name && !opts.join) throw new CliError('give --name <cluster> to create a cluster, or --join <cluster id or name> to join one', 2);
-  const apiUrl = parseApiUrl(required(opts.api, '--api', 'GATEWAY_API'));
+  const given = [opts.api ?? []].flat().filter(Boolean);
+  if (given.length === 0) required(undefined, '--api', 'GATEWAY_API');
+  const apiUrls = [...new Set(given.map((u) => parseControlPlaneUrl(u, { insecureHttp: opts.insecureHttp })))];
+  const apiUrl = apiUrls[0];
+  let ca: string | undefined;
+  if (opts.ca) {
+    try {
+      ca = readFileSync(opts.ca, 'utf8');
+    } catch (e) {
+      throw new CliError(`cannot read the --ca file ${opts.ca}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 2);
+    }
+  }
+  const network = new ControlPlaneNetwork({ ca, proxy: opts.proxy });
   const token = required(opts.token ?? process.env.GATEWAY_TOKEN, '--token', 'GATEWAY_TOKEN');
   const recoveryKey = required(opts.recoveryKey ?? process.env.GATEWAY_RECOVERY_KEY, '--recovery-key', 'GATEWAY_RECOVERY_KEY');
   if (recoveryKey.length < MIN_RECOVERY_KEY_LENGTH) {
@@ -63,7 +81,7 @@ export async function install(opts: InstallOptions, out: (line: string) => void)
     throw new CliError(`this host already has an agent config at ${configPath}: pass --force to replace it (the old member stays registered until removed)`);
   }
 
-  const api = new ApiClient(apiUrl, token);
+  const api = new ApiClient(apiUrl, token, network);
   // Check the token before spending a second on key generation.
   await api.request<ClusterView[]>('GET', '/api/clusters');
 
@@ -109,6 +127,10 @@ export async function install(opts: InstallOptions, out: (line: string) => void)
 
   writeAgentConfig(configPath, {
     apiUrl,
+    ...(apiUrls.length > 1 ? { apiUrls } : {}),
+    ...(ca ? { ca } : {}),
+    ...(opts.proxy ? { proxy: opts.proxy } : {}),
+    ...(opts.insecureHttp ? { insecureHttp: true } : {}),
     clusterId: installed.clusterId,
     clusterName: installed.clusterName,
     memberId: installed.memberId,

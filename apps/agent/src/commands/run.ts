@@ -7,14 +7,14 @@ import { parseNumberOption } from './options';
 /** `gateway run`: the agent process, until SIGTERM or SIGINT. */
 export async function run(opts: { config?: string; liveConcurrency?: string; liveSlowMs?: string }) {
   const concurrency = parseNumberOption(opts.liveConcurrency, '--live-concurrency', 1, 256, true);
-  const slowMeanMs = parseNumberOption(opts.liveSlowMs, '--live-slow-ms', 0.01, 60_000, false);
+  // Kept so that service definitions written for earlier versions still start; live work no longer has lanes.
+  parseNumberOption(opts.liveSlowMs, '--live-slow-ms', 0.01, 60_000, false);
   const config = readAgentConfig(resolveConfigPath(opts.config));
   const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'agent', clusterId: config.clusterId, memberId: config.memberId } });
   let removed: string | null = null;
   let done: () => void = () => undefined;
   const agent = new Agent(config, log, {
     concurrency,
-    slowMeanMs,
     onRemoved: (reason) => {
       removed = reason;
       done();
@@ -24,7 +24,7 @@ export async function run(opts: { config?: string; liveConcurrency?: string; liv
   await new Promise<void>((resolve) => {
     done = resolve;
     const stop = (signal: string) => {
-      log.info({ signal }, 'stopping: presence withdrawn, finishing active jobs');
+      log.info({ signal }, 'stopping: draining (no new work), finishing active work');
       void agent.stop().then(resolve);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));

@@ -8,7 +8,8 @@ import { ConnectorError, type Connector } from './types';
 export * from './types';
 
 /** Opens the sealed credentials (in memory only) and builds the connector for a data source. */
-export function createConnector(ds: JobDataSource, clusterPrivateKey: string): Connector {
+/** `liveConnections`: how many live queries the member runs at once, so that its pools never cap that. */
+export function createConnector(ds: JobDataSource, clusterPrivateKey: string, liveConnections = 16): Connector {
   if (ds.type === 'sqlite') {
     const c = SqliteConnection.safeParse(ds.connection);
     if (!c.success) throw new ConnectorError('bad_request', `data source "${ds.name}" has no valid file path`);
@@ -24,20 +25,23 @@ export function createConnector(ds: JobDataSource, clusterPrivateKey: string): C
     throw new ConnectorError('credentials', `the credentials of data source "${ds.name}" cannot be opened with this member's cluster key`);
   }
   const settings = { ...connection.data, ...credentials };
-  return ds.type === 'postgres' ? new PostgresConnector(settings) : new MysqlConnector(settings);
+  return ds.type === 'postgres' ? new PostgresConnector(settings, liveConnections) : new MysqlConnector(settings, liveConnections);
 }
 
 /** One connector (and its pool) per data source version; a changed data source gets a fresh one. */
 export class ConnectorCache {
   private readonly cache = new Map<string, { version: string; connector: Connector }>();
 
-  constructor(private readonly clusterPrivateKey: string) {}
+  constructor(
+    private readonly clusterPrivateKey: string,
+    private readonly liveConnections = 16,
+  ) {}
 
   get(ds: JobDataSource): Connector {
     const hit = this.cache.get(ds.id);
     if (hit && hit.version === ds.version) return hit.connector;
     if (hit) void hit.connector.close().catch(() => undefined);
-    const connector = createConnector(ds, this.clusterPrivateKey);
+    const connector = createConnector(ds, this.clusterPrivateKey, this.liveConnections);
     this.cache.set(ds.id, { version: ds.version, connector });
     return connector;
   }

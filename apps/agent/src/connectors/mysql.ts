@@ -33,7 +33,7 @@ export class MysqlConnector implements Connector {
   private readonly where: string;
   private mariadb: boolean | undefined;
 
-  constructor(s: MysqlSettings) {
+  constructor(s: MysqlSettings, liveConnections = 16) {
     this.where = `${s.host}:${s.port}/${s.database}`;
     const pool = () =>
       createPool({
@@ -42,7 +42,7 @@ export class MysqlConnector implements Connector {
         database: s.database,
         user: s.username,
         password: s.password,
-        connectionLimit: 8,
+        connectionLimit: liveConnections + 1,
         connectTimeout: 5_000,
         multipleStatements: false,
         dateStrings: false,

@@ -1,4 +1,6 @@
 import type { Submittable } from 'pg';
+import { toJsonValue, type RowSink } from './types';
+import { pgTypeName } from './pg-types';
 // node-postgres' own row decoder (type parsers per column); it has no type declarations of its own.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const Result = require('pg/lib/result.js') as new (rowMode: 'array') => { fields: { name: string; dataTypeID: number }[]; addFields(f: unknown[]): void; parseRow(values: unknown[]): unknown[] };
@@ -26,6 +28,11 @@ export function writeTogether(connection: unknown, write: () => void) {
   }
 }
 
+/** Streamed rows go to the sink in batches of about this many bytes (as the engine sent them). */
+const BATCH_BYTES = 128 * 1024;
+
+const columnsOf = (fields: { name: string; dataTypeID: number }[]) => fields.map((f) => ({ name: f.name, type: pgTypeName(f.dataTypeID) }));
+
 export interface PipelineResult {
   fields: { name: string; dataTypeID: number }[];
   rows: unknown[][];
@@ -52,14 +59,23 @@ export class ReadOnlyPipeline implements Submittable {
     this.reject = rej;
   });
 
+  private sink: RowSink | null = null;
+  private batch: unknown[][] = [];
+  private batchBytes = 0;
+  private stream: { pause(): void; resume(): void } | null = null;
+
   constructor(
     private readonly sql: string,
     private readonly rowLimit: number,
     private readonly timeoutMs: number,
-  ) {}
+    sink?: RowSink,
+  ) {
+    this.sink = sink ?? null;
+  }
 
   submit(connection: unknown) {
     const wire = connection as Wire;
+    this.stream = (connection as { stream?: { pause(): void; resume(): void } }).stream ?? null;
     const step = (text: string) => {
       wire.parse({ text, types: [] });
       wire.bind({});
@@ -79,10 +95,48 @@ export class ReadOnlyPipeline implements Submittable {
 
   handleRowDescription(msg: { fields: unknown[] }) {
     this.result.addFields(msg.fields);
+    this.sink?.columns(columnsOf(this.result.fields));
   }
 
-  handleDataRow(msg: { fields: unknown[] }) {
-    this.rows.push(this.result.parseRow(msg.fields));
+  handleDataRow(msg: { fields: (string | null)[] }) {
+    const row = this.result.parseRow(msg.fields);
+    if (!this.sink) return void this.rows.push(row);
+    // Streamed: rows go to the sink in batches of about a frame; while it is busy sending, the socket from the
+    // database is paused, so a large result is never held here whole.
+    this.rowCount += 1;
+    if (this.rowCount > this.rowLimit - 1) return void (this.suspended = true);
+    this.batch.push(row.map(toJsonValue));
+    for (const f of msg.fields) this.batchBytes += (f?.length ?? 4) + 3;
+    if (this.batchBytes >= BATCH_BYTES) this.flush();
+  }
+
+  private rowCount = 0;
+
+  private flush() {
+    if (!this.sink || this.batch.length === 0) return;
+    const batch = this.batch;
+    const bytes = this.batchBytes;
+    this.batch = [];
+    this.batchBytes = 0;
+    let pending: void | Promise<void>;
+    try {
+      pending = this.sink.rows(batch, bytes);
+    } catch (e) {
+      this.error ??= e as Error;
+      return;
+    }
+    if (pending) {
+      this.stream?.pause();
+      pending.then(
+        () => {
+          this.stream?.resume();
+        },
+        (e: Error) => {
+          this.error ??= e;
+          this.stream?.resume();
+        },
+      );
+    }
   }
 
   handlePortalSuspended() {
@@ -109,6 +163,7 @@ export class ReadOnlyPipeline implements Submittable {
   private settle() {
     if (this.settled) return;
     this.settled = true;
+    if (!this.error) this.flush();
     if (this.error) this.reject(this.error);
     else this.resolve({ fields: this.result.fields ?? [], rows: this.rows, suspended: this.suspended });
   }

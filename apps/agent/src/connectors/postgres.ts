@@ -2,16 +2,12 @@ import { Pool, type PoolClient, type QueryResult } from 'pg';
 import { CopyOut } from './pg-copy';
 import { ReadOnlyPipeline } from './pg-pipeline';
 import { Slots } from './slots';
+import { pgTypeName } from './pg-types';
 import { assertReadOnly, cancelledError, checkDeadline, ConnectorError, stripTrailingSemicolons, toJsonValue, type BatchHandler, type Column, type Connector, type RawBatchHandler, type QueryOptions, type RowSet, type StreamOptions } from './types';
 
-/** Connections per data source on a member, for live queries and as many again for refreshes. */
-const POOL_SIZE = 8;
+/** Connections per data source on a member for refreshes; live queries get as many as the member runs at once. */
+const REFRESH_POOL_SIZE = 8;
 
-const TYPE_NAMES: Record<number, string> = {
-  16: 'bool', 17: 'bytea', 20: 'int8', 21: 'int2', 23: 'int4', 25: 'text', 114: 'json', 700: 'float4', 701: 'float8',
-  1042: 'bpchar', 1043: 'varchar', 1082: 'date', 1083: 'time', 1114: 'timestamp', 1184: 'timestamptz', 1700: 'numeric',
-  2950: 'uuid', 3802: 'jsonb',
-};
 
 export interface PostgresSettings {
   host: string;
@@ -46,19 +42,19 @@ export class PostgresConnector implements Connector {
    * refresh waits its turn for one of them (see Slots), and the 5 s bound applies to connecting only.
    */
   private readonly refreshPool: Pool;
-  private readonly refreshSlots = new Slots(POOL_SIZE);
+  private readonly refreshSlots = new Slots(REFRESH_POOL_SIZE);
   private readonly where: string;
 
-  constructor(s: PostgresSettings) {
+  constructor(s: PostgresSettings, liveConnections = 16) {
     this.where = `${s.host}:${s.port}/${s.database}`;
-    const pool = () => {
+    const pool = (max: number) => {
       const p = new Pool({
         host: s.host,
         port: s.port,
         database: s.database,
         user: s.username,
         password: s.password,
-        max: POOL_SIZE,
+        max,
         connectionTimeoutMillis: 5_000,
         idleTimeoutMillis: 60_000,
         application_name: 'gateway-agent',
@@ -66,8 +62,9 @@ export class PostgresConnector implements Connector {
       p.on('error', () => undefined); // idle clients dropped by the server; the next checkout reconnects
       return p;
     };
-    this.pool = pool();
-    this.refreshPool = pool();
+    // One more than the live slots: a cancel (pg_cancel_backend) must find a connection while every slot is busy.
+    this.pool = pool(liveConnections + 1);
+    this.refreshPool = pool(REFRESH_POOL_SIZE);
   }
 
   private async client(pool = this.pool): Promise<PoolClient> {
@@ -90,20 +87,23 @@ export class PostgresConnector implements Connector {
     }
   }
 
-  async query(sql: string, { maxRows, timeoutMs }: QueryOptions): Promise<RowSet> {
+  async query(sql: string, { maxRows, timeoutMs, signal, sink }: QueryOptions): Promise<RowSet> {
     assertReadOnly(sql);
     const c = await this.client();
     const pid = (c as unknown as { processID: number }).processID;
+    const cancel = () => void this.pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
     // PostgreSQL before 13 times a pipeline from its first message, not per statement: a cancel from another
     // connection is the backstop that keeps the timeout on every version.
-    const backstop = setTimeout(() => void this.pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined), timeoutMs + 1_000);
+    const backstop = setTimeout(cancel, timeoutMs + 1_000);
+    signal?.addEventListener('abort', cancel);
     let broken = false;
     try {
-      const pipeline = new ReadOnlyPipeline(stripTrailingSemicolons(sql), maxRows + 1, timeoutMs);
+      const pipeline = new ReadOnlyPipeline(stripTrailingSemicolons(sql), maxRows + 1, timeoutMs, sink);
       void c.query(pipeline);
       const res = await pipeline.done;
+      if (sink) return { columns: [], rows: [], truncated: res.suspended };
       return {
-        columns: res.fields.map((f) => ({ name: f.name, type: TYPE_NAMES[f.dataTypeID] ?? `oid:${f.dataTypeID}` })),
+        columns: res.fields.map((f) => ({ name: f.name, type: pgTypeName(f.dataTypeID) })),
         rows: res.rows.slice(0, maxRows).map((r) => r.map(toJsonValue)),
         truncated: res.rows.length > maxRows,
       };
@@ -114,6 +114,7 @@ export class PostgresConnector implements Connector {
       throw classify(e, this.where);
     } finally {
       clearTimeout(backstop);
+      signal?.removeEventListener('abort', cancel);
       c.release(broken);
     }
   }
@@ -169,7 +170,7 @@ export class PostgresConnector implements Connector {
         if (signal?.aborted) throw cancelledError();
         checkDeadline(deadline);
         const res = await c.query({ text: `FETCH ${batchRows} FROM gw_cursor`, rowMode: 'array' });
-        columns ??= res.fields.map((f) => ({ name: f.name, type: TYPE_NAMES[f.dataTypeID] ?? `oid:${f.dataTypeID}` }));
+        columns ??= res.fields.map((f) => ({ name: f.name, type: pgTypeName(f.dataTypeID) }));
         if (res.rows.length) await onBatch(columns, (res.rows as unknown[][]).map((r) => r.map(toJsonValue)));
         if (res.rows.length < batchRows) break;
       }
@@ -186,7 +187,7 @@ export class PostgresConnector implements Connector {
     return this.inReadOnlyCursor(sql, timeoutMs, signal, async (c, statement) => {
       const described = await c.query({ text: 'FETCH 0 FROM gw_cursor; CLOSE gw_cursor', rowMode: 'array' });
       const fields = (described as unknown as QueryResult[])[0].fields;
-      const columns = fields.map((f) => ({ name: f.name, type: TYPE_NAMES[f.dataTypeID] ?? `oid:${f.dataTypeID}`, oid: f.dataTypeID }));
+      const columns = fields.map((f) => ({ name: f.name, type: pgTypeName(f.dataTypeID), oid: f.dataTypeID }));
       if (signal?.aborted) throw cancelledError();
       // The newlines keep a trailing comment of the query from swallowing the closing parenthesis.
       const copy = new CopyOut(`COPY (\n${statement}\n) TO STDOUT`, batchRows, onBatch);

@@ -1,8 +1,18 @@
 import type { QueryErrorCode } from '@gateway/domain';
 
+/** Takes a live result's rows as they come (engines that can stream); a promise returned holds the engine back. */
+export interface RowSink {
+  columns(columns: Column[]): void;
+  rows(batch: unknown[][], rawBytes?: number): void | Promise<void>;
+}
+
 export interface QueryOptions {
   maxRows: number;
   timeoutMs: number;
+  /** Aborting stops the query on the engine. */
+  signal?: AbortSignal;
+  /** Where an engine that streams puts the rows (the result it returns then has none). */
+  sink?: RowSink;
 }
 
 export interface Column {

@@ -1,11 +1,13 @@
 import { promisify } from 'node:util';
 import { brotliCompress, constants as zlib } from 'node:zlib';
-import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { ChunkAck, RefreshJob, RefreshStart } from '@gateway/domain';
+import type { MemberMessageOf, ServerMessageOf } from '@gateway/domain';
 import { ApiError } from '../api-client';
 import { ConnectorError, type Column, type ConnectorCache } from '../connectors';
-import type { MemberSession } from './member-session';
+import type { MemberApi } from './member-api';
+
+type RefreshOrder = ServerMessageOf<'refresh'>;
+type RefreshEnd = Pick<MemberMessageOf<'refresh-end'>, 'outcome' | 'message'>;
 
 /** Rows per chunk: enough to compress well, small enough that neither side holds much. */
 export const BATCH_ROWS = 5_000;
@@ -28,27 +30,51 @@ const compress = promisify(brotliCompress);
 const PERMANENT = new Set(['query_failed', 'read_only', 'bad_request']);
 
 /**
- * Runs one refresh attempt: asks the API to start it, streams the rows in compressed chunks (COPY text or NDJSON),
- * and completes it; stops when the API says it was cancelled or superseded. At most one batch of rows is
- * in memory at a time.
+ * Runs refresh attempts the control plane hands this member over its connection: asks the API to start it,
+ * streams the rows in compressed chunks (COPY text or NDJSON) over HTTPS, and completes it; stops when the API says
+ * it was cancelled or superseded, or when the connection that brought it is lost (the control plane has given the
+ * refresh to another member by then). At most one batch of rows is in memory at a time.
  */
 export class RefreshRunner {
   active = 0;
+  private readonly runs = new Map<string, AbortController>();
 
   constructor(
-    private readonly session: MemberSession,
+    private readonly api: MemberApi,
     private readonly connectors: ConnectorCache,
     private readonly log: Logger,
   ) {}
 
-  async process(job: Job) {
-    const parsed = RefreshJob.safeParse(job.data);
-    if (!parsed.success) throw new UnrecoverableError(`job ${job.id} has no valid refresh payload`);
-    const id = parsed.data.refreshId;
-    const start = RefreshStart.parse(await this.session.request('POST', `/api/agents/refreshes/${id}/start`, {}));
+  /** The control plane took the run back (or the connection is gone): it stops without reporting. */
+  stop(runId: string) {
+    this.runs.get(runId)?.abort();
+  }
+
+  stopAll() {
+    for (const a of this.runs.values()) a.abort();
+  }
+
+  async run(order: RefreshOrder): Promise<RefreshEnd> {
+    const lost = new AbortController();
+    this.runs.set(order.id, lost);
+    try {
+      return await this.attempt(order, lost.signal);
+    } catch (e) {
+      if (lost.signal.aborted) return { outcome: 'stopped', message: 'the control plane took the refresh back' };
+      const message = (e as Error).message;
+      this.log.warn({ refreshId: order.refreshId, err: message }, 'refresh attempt failed before it started');
+      return { outcome: 'retry', message };
+    } finally {
+      this.runs.delete(order.id);
+    }
+  }
+
+  private async attempt(order: RefreshOrder, lost: AbortSignal): Promise<RefreshEnd> {
+    const id = order.refreshId;
+    const start = await this.api.start(id);
     if (!start.proceed) {
       this.log.info({ refreshId: id, reason: start.reason, retry: !!start.retry }, start.retry ? 'refresh handed back to the queue' : 'refresh not run');
-      return start.retry ? ('requeue' as const) : undefined;
+      return { outcome: start.retry ? 'requeue' : 'not-run', message: start.reason };
     }
     const { attempt } = start;
     const abort = new AbortController();
@@ -59,10 +85,12 @@ export class RefreshRunner {
       stopped = true;
       abort.abort();
     };
+    const onLost = () => stop();
+    lost.addEventListener('abort', onLost);
     const status = setInterval(() => {
-      void this.session
-        .request('POST', `/api/agents/refreshes/${id}/status`, { attempt })
-        .then((r) => ChunkAck.parse(r).cancel && stop())
+      void this.api
+        .status(id, attempt)
+        .then((r) => r.cancel && stop())
         .catch(() => undefined);
     }, STATUS_EVERY_MS);
     this.active += 1;
@@ -78,13 +106,13 @@ export class RefreshRunner {
         const body = await compress(data, { params: { [zlib.BROTLI_PARAM_QUALITY]: 0, [zlib.BROTLI_PARAM_SIZE_HINT]: data.length } });
         while (inflight.size >= UPLOADS_IN_FLIGHT) await Promise.race(inflight);
         if (abort.signal.aborted) return;
-        const path = `/api/agents/refreshes/${id}/chunks?attempt=${attempt}&seq=${seq}&rows=${count}&format=${format}&encoding=br`;
+        const q = { attempt, seq, rows: count, format, encoding: 'br' as const };
         seq += 1;
         rows += count;
-        const sent: Promise<void> = this.session
-          .request('POST', path, body)
+        const sent: Promise<void> = this.api
+          .chunk(id, q, body)
           .then((ack) => {
-            if (ChunkAck.parse(ack).cancel) stop();
+            if (ack.cancel) stop();
           })
           .catch((e) => {
             uploadError ??= e;
@@ -101,29 +129,35 @@ export class RefreshRunner {
       await Promise.all(inflight);
       if (uploadError) throw uploadError;
       if (stopped) throw new ConnectorError('bad_request', 'the refresh was cancelled');
-      await this.session.request('POST', `/api/agents/refreshes/${id}/complete`, { attempt, columns, chunks: seq, rows });
-      this.log.info({ refreshId: id, attempt, rows, chunks: seq }, 'refresh done');
+      const done = await this.api.complete(id, { attempt, columns, chunks: seq, rows });
+      this.log.info({ refreshId: id, attempt, rows, chunks: seq, ok: done.ok }, done.ok ? 'refresh done' : 'refresh attempt superseded at completion');
+      return { outcome: done.ok ? 'done' : 'stopped', message: done.reason };
     } catch (caught) {
       // An upload still travelling must land (or fail) before the attempt is failed or cancelled, or its chunk
       // would outlive the attempt's cleanup.
       await Promise.allSettled(inflight);
       const e = uploadError ?? caught;
+      if (lost.aborted) {
+        // The connection that brought it is gone: the control plane has handed the refresh on; nothing to report.
+        this.log.info({ refreshId: id, attempt }, 'refresh stopped: the connection that brought it was lost');
+        return { outcome: 'stopped' };
+      }
       if (stopped && !uploadError) {
-        await this.session.request('POST', `/api/agents/refreshes/${id}/cancelled`, { attempt }).catch(() => undefined);
+        await this.api.cancelled(id, attempt).catch(() => undefined);
         this.log.info({ refreshId: id, attempt }, 'refresh stopped: cancelled or moved to another attempt');
-        return;
+        return { outcome: 'stopped' };
       }
       const tooLarge = e instanceof ApiError && e.status === 413;
       const code = e instanceof ConnectorError ? e.code : 'unreachable';
       const permanent = tooLarge || PERMANENT.has(code);
-      const final = permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      const final = permanent || order.attemptsMade + 1 >= order.attempts;
       const message = (e as Error).message;
-      await this.session.request('POST', `/api/agents/refreshes/${id}/fail`, { attempt, error: message, final }).catch(() => undefined);
+      await this.api.fail(id, { attempt, error: message, final }).catch(() => undefined);
       this.log.info({ refreshId: id, attempt, final, code }, 'refresh attempt failed');
-      if (final) throw new UnrecoverableError(message);
-      throw e;
+      return { outcome: final ? 'failed' : 'retry', message };
     } finally {
       clearInterval(status);
+      lost.removeEventListener('abort', onLost);
       this.active -= 1;
     }
   }

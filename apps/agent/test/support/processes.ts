@@ -60,7 +60,7 @@ export async function startApiProcess(env: Record<string, string> = {}, share?: 
     if (!stopping) console.error(`the API process exited unexpectedly (${signal ?? code}); its last output:\n${out.slice(-6000)}`);
   });
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${env.TLS_CERT_FILE ? 'https' : 'http'}://127.0.0.1:${port}`,
     databaseUrl,
     redisPrefix,
     child,
@@ -207,10 +207,15 @@ export async function startAgent(config: string, env: Record<string, string> = {
 }
 
 /** Installs a member with the CLI and returns its config path and ids. */
-export async function installMember(api: ApiProcess, token: string, args: { name?: string; join?: string; member: string; recoveryKey: string }) {
+export async function installMember(
+  api: ApiProcess,
+  token: string,
+  args: { name?: string; join?: string; member: string; recoveryKey: string; apiUrls?: string[]; extra?: string[]; env?: Record<string, string> },
+) {
   const config = path.join(tempDir(`member-${args.member}-`), 'agent.json');
   const mode = args.name ? ['--name', args.name] : ['--join', args.join!];
-  const r = await gateway(['install', '--api', api.url, '--token', token, ...mode, '--recovery-key', args.recoveryKey, '--member-name', args.member, '--config', config, '--json']);
+  const apis = (args.apiUrls ?? [api.url]).flatMap((u) => ['--api', u]);
+  const r = await gateway(['install', ...apis, '--token', token, ...mode, '--recovery-key', args.recoveryKey, '--member-name', args.member, '--config', config, '--json', ...(args.extra ?? [])], args.env);
   if (r.status !== 0) throw new Error(`install failed: ${r.stderr}`);
   const out = JSON.parse(r.stdout) as { clusterId: string; memberId: string };
   return { config, ...out };

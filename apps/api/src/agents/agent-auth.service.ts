@@ -42,11 +42,17 @@ export class AgentAuthService {
     // Single use, even under concurrent attempts.
     const used = await this.prisma.challenge.updateMany({ where: { id: c.id, usedAt: null }, data: { usedAt: new Date() } });
     if (used.count !== 1) throw unauthorized('the challenge was already used: ask for a new one');
+    const issued = await this.issueToken(member.id);
+    this.logger.log(`member ${member.id} of cluster ${member.clusterId} authenticated`);
+    return { ...issued, memberId: member.id, clusterId: member.clusterId };
+  }
+
+  /** A short-lived token for the member's HTTPS calls (stored hashed); its connection hands it over. */
+  async issueToken(memberId: string): Promise<{ token: string; expiresAt: string }> {
     const token = newToken(MEMBER_TOKEN_PREFIX);
     const expiresAt = new Date(Date.now() + TOKEN_TTL_MS);
-    await this.prisma.memberSession.create({ data: { memberId: member.id, tokenHash: hashToken(token), expiresAt } });
-    this.logger.log(`member ${member.id} of cluster ${member.clusterId} authenticated`);
-    return { token, expiresAt: expiresAt.toISOString(), memberId: member.id, clusterId: member.clusterId };
+    await this.prisma.memberSession.create({ data: { memberId, tokenHash: hashToken(token), expiresAt } });
+    return { token, expiresAt: expiresAt.toISOString() };
   }
 
   /** On every agent call: one indexed lookup. */

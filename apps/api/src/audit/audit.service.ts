@@ -31,6 +31,21 @@ export class AuditService {
     });
   }
 
+  /** Something a member did (or tried): the actor is the member, named `member:<name>`. */
+  async recordMember(member: { id: string; name: string }, entry: AuditEntry) {
+    await this.prisma.auditEvent.create({
+      data: {
+        clusterId: entry.clusterId,
+        actorId: null,
+        actorEmail: `member:${member.name}`,
+        action: entry.action,
+        targetType: entry.targetType,
+        targetId: entry.targetId ?? null,
+        detail: (entry.detail ?? Prisma.DbNull) as Prisma.InputJsonValue,
+      },
+    });
+  }
+
   async list(clusterId: string, limit: number, before?: string): Promise<AuditEventView[]> {
     const rows = await this.prisma.auditEvent.findMany({
       where: { clusterId, ...(before ? { createdAt: { lt: new Date(before) } } : {}) },

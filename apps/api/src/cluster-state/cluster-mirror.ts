@@ -68,6 +68,12 @@ export class ClusterMirror {
     }
   }
 
+  /** What the mirror believes of a member right now, without reading Redis (undefined: it does not know). */
+  peek(clusterId: string, memberId: string): Presence | null | undefined {
+    const e = this.live ? this.members.get(clusterId)?.get(memberId) : undefined;
+    return e && e.until > this.now() ? e.presence : undefined;
+  }
+
   async presence(clusterId: string, memberIds: string[]): Promise<Map<string, Presence>> {
     const out = new Map<string, Presence>();
     const members = this.cluster(clusterId);

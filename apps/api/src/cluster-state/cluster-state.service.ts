@@ -26,6 +26,7 @@ export class ClusterStateService implements OnModuleInit, OnModuleDestroy {
   private readonly subscriber: Redis;
   private readonly mirror: ClusterMirror;
   private readonly channels: RegExp;
+  private readonly configListeners: ((clusterId: string) => void)[] = [];
 
   constructor(
     private readonly redis: RedisService,
@@ -43,7 +44,10 @@ export class ClusterStateService implements OnModuleInit, OnModuleDestroy {
     this.subscriber.on('pmessage', (_pattern, channel, message) => {
       const clusterId = this.channels.exec(channel)?.[1];
       const parsed = clusterId ? ClusterEvent.safeParse(safeJson(message)) : null;
-      if (clusterId && parsed?.success) this.mirror.onEvent(clusterId, parsed.data);
+      if (clusterId && parsed?.success) {
+        this.mirror.onEvent(clusterId, parsed.data);
+        if (parsed.data.t === 'version') this.configChanged(clusterId);
+      }
     });
     // Events missed while disconnected would leave the mirror wrong: it forgets everything until subscribed again.
     for (const e of ['close', 'reconnecting', 'end']) this.subscriber.on(e, () => this.mirror.detach());
@@ -59,6 +63,38 @@ export class ClusterStateService implements OnModuleInit, OnModuleDestroy {
 
   onModuleDestroy() {
     this.subscriber.disconnect();
+  }
+
+  /** Called (on every API instance) when a cluster's settings, members or data sources changed. */
+  onConfigChange(listener: (clusterId: string) => void) {
+    this.configListeners.push(listener);
+  }
+
+  private configChanged(clusterId: string) {
+    for (const l of this.configListeners) l(clusterId);
+  }
+
+  /**
+   * A connected member's presence, stored by the instance holding its connection, valid for ttlMs unless renewed,
+   * and told to every instance's mirror at once: one round trip.
+   */
+  async writePresence(clusterId: string, presence: Presence, ttlMs: number) {
+    const keys = this.keys(clusterId);
+    const event: ClusterEvent = { t: 'presence', presence, ttlMs };
+    this.mirror.onEvent(clusterId, event);
+    await this.redis.client.multi().set(keys.presence(presence.memberId), JSON.stringify(presence), 'PX', ttlMs).publish(keys.events, JSON.stringify(event)).exec();
+  }
+
+  /**
+   * The member's connection to `instanceId` closed: it is offline on every instance at once, unless it has
+   * connected to another instance meanwhile (whose presence then stays).
+   */
+  async withdrawPresence(clusterId: string, memberId: string, instanceId: string) {
+    const keys = this.keys(clusterId);
+    const event: ClusterEvent = { t: 'gone', memberId };
+    const current = this.mirror.peek(clusterId, memberId);
+    if (!current || current.instanceId === instanceId) this.mirror.onEvent(clusterId, event);
+    await this.redis.client.eval(WITHDRAW, 2, keys.presence(memberId), keys.events, instanceId, JSON.stringify(event));
   }
 
   keys(clusterId: string) {
@@ -110,6 +146,8 @@ export class ClusterStateService implements OnModuleInit, OnModuleDestroy {
     const event: ClusterEvent = { t: 'version', version };
     this.mirror.onEvent(clusterId, event);
     await this.redis.client.publish(keys.events, JSON.stringify(event));
+    // This instance's own subscription hears it too when attached; members connected here must not wait for it.
+    if (!this.mirror.attached) this.configChanged(clusterId);
   }
 
   /** Removes every key of a cluster (presence, config version, queues) from Redis. */
@@ -130,6 +168,19 @@ export class ClusterStateService implements OnModuleInit, OnModuleDestroy {
     return Number((await this.redis.client.get(this.keys(clusterId).configVersion)) ?? 0);
   }
 }
+
+/** Deletes a presence key only if the instance ARGV[1] holds it, and then says so on the events channel. */
+const WITHDRAW = `
+local v = redis.call('GET', KEYS[1])
+if v then
+  local ok, p = pcall(cjson.decode, v)
+  if ok and p.instanceId == ARGV[1] then
+    redis.call('DEL', KEYS[1])
+    redis.call('PUBLISH', KEYS[2], ARGV[2])
+    return 1
+  end
+end
+return 0`;
 
 const safeJson = (text: string): unknown => {
   try {

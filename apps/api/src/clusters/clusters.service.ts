@@ -23,8 +23,7 @@ import { ClusterStateService } from '../cluster-state/cluster-state.service';
 import { VersionedCache } from '../cluster-state/versioned-cache';
 import { AccessService, visibleCluster } from '../access/access.service';
 import { AuditService } from '../audit/audit.service';
-import { LiveQueueService } from '../queue/live-queue.service';
-import { RedisAclService } from '../agents/redis-acl.service';
+import { RefreshQueueService } from '../queue/refresh-queue.service';
 
 const JOIN_CHALLENGE_TTL_MS = 5 * 60_000;
 
@@ -42,8 +41,7 @@ export class ClustersService {
     private readonly state: ClusterStateService,
     private readonly access: AccessService,
     private readonly audit: AuditService,
-    private readonly queue: LiveQueueService,
-    private readonly acl: RedisAclService,
+    private readonly queue: RefreshQueueService,
     @Inject(CONFIG) private readonly config: Config,
   ) {
     this.routable = new VersionedCache(state, (c) => c.id);
@@ -149,17 +147,17 @@ export class ClustersService {
     return this.get(user, cluster.id);
   }
 
-  /** Deletes the cluster with its members, data sources, roles, and its queue, keys and ACL users in Redis. */
+  /** Deletes the cluster with its members, data sources, roles, and its queue and keys in Redis. */
   async remove(user: AuthUser, ref: string) {
     const cluster = await this.resolve(user, ref, 'id');
-    const members = await this.prisma.member.findMany({ where: { clusterId: cluster.id }, select: { id: true } });
     await this.prisma.cluster.delete({ where: { id: cluster.id } });
+    // Every instance lets the cluster's members go (their connections close as "removed": they stop).
+    await this.state.bumpConfigVersion(cluster.id);
     await this.queue.obliterate(cluster.id);
     await this.state.removeKeys(cluster.id);
-    // Agents of the cluster stop within a heartbeat of noticing; sweep once more after that for anything
-    // their workers wrote meanwhile (BullMQ's stalled-job bookkeeping, say).
+    // Sweep once more after the members' connections closed, for anything written meanwhile (presence
+    // withdrawals, BullMQ's stalled-job bookkeeping).
     setTimeout(() => void this.state.removeKeys(cluster.id).catch(() => undefined), this.config.PRESENCE_TTL_MS + 5_000).unref();
-    for (const m of members) await this.acl.revoke(m.id);
     await this.audit.record(user, { clusterId: cluster.id, action: 'cluster.delete', targetType: 'cluster', targetId: cluster.id, detail: { name: cluster.name } });
     this.logger.log(`cluster ${cluster.id} deleted by user ${user.id}`);
   }

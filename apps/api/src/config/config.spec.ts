@@ -22,6 +22,7 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', 'loud'],
     ['REDIS_PREFIX', 'has space'],
     ['TRUST_PROXY', 'everyone'],
+    ['LIVE_MAX_BYTES', '12'],
   ])('refuses %s=%s with one line naming the variable', (name, value) => {
     let error: unknown;
     try {
@@ -33,5 +34,14 @@ describe('loadConfig', () => {
     const message = (error as Error).message;
     expect(message).toContain(name);
     expect(message.split('\n')).toHaveLength(1);
+  });
+
+  it('refuses a TLS certificate without its key, naming both variables', () => {
+    expect(() => loadConfig({ TLS_CERT_FILE: '/etc/gateway/cert.pem' })).toThrow(/TLS_CERT_FILE and TLS_KEY_FILE go together/);
+  });
+
+  it('knows nothing of Redis addresses for agents any more', () => {
+    expect(Object.keys(loadConfig({}))).not.toEqual(expect.arrayContaining(['AGENT_REDIS_URL']));
+    expect(Object.keys(loadConfig({}))).not.toContain('REDIS_AGENT_ACL');
   });
 });

@@ -37,11 +37,15 @@ export const ConfigSchema = z.object({
     .default('loopback'),
   /** How long an API instance remembers a valid sign-in token (a revocation elsewhere takes effect within it). */
   SESSION_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
-  /** The Redis URL agents are told to use (when they reach Redis by another address than the API). */
-  AGENT_REDIS_URL: url(['redis:', 'rediss:']).optional(),
-  /** Give each member its own Redis ACL user confined to its cluster's keys. */
-  REDIS_AGENT_ACL: bool.default(false),
-  /** Agents' heartbeat period and the presence TTL: a member is offline once its presence is older than the TTL. */
+  /** Serve HTTPS (and the members' wss://) with this certificate chain and key, PEM files; both or neither. */
+  TLS_CERT_FILE: z.string().min(1).optional(),
+  TLS_KEY_FILE: z.string().min(1).optional(),
+  /** The largest live result, in bytes of JSON rows, one query may return (past it: 413, and the query stops on the member). */
+  LIVE_MAX_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
+  /**
+   * Members' heartbeat period and the presence TTL: a connected member that has sent nothing (heartbeat, pong,
+   * result) for the TTL is taken for frozen or cut off: its connection is closed and it is offline.
+   */
   HEARTBEAT_MS: z.coerce.number().int().min(50).max(10_000).default(300),
   PRESENCE_TTL_MS: z.coerce.number().int().min(200).max(60_000).default(1200),
   /** The largest snapshot a refresh may store, in bytes (compressed). */
@@ -71,6 +75,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!result.success) {
     const issue = result.error.issues[0];
     throw new ConfigError(`invalid environment: ${String(issue.path[0])} ${issue.message} (got ${JSON.stringify(present[String(issue.path[0])])})`);
+  }
+  if (!result.data.TLS_CERT_FILE !== !result.data.TLS_KEY_FILE) {
+    throw new ConfigError('invalid environment: TLS_CERT_FILE and TLS_KEY_FILE go together: set both to serve HTTPS, or neither');
   }
   return result.data;
 }

@@ -7,7 +7,7 @@ import { conflict, notFound } from '../http/errors';
 import { AccessService } from '../access/access.service';
 import { AuditService } from '../audit/audit.service';
 import { DataSourcesService } from '../datasources/datasources.service';
-import { LiveQueueService } from '../queue/live-queue.service';
+import { RefreshQueueService } from '../queue/refresh-queue.service';
 import { toDatasetView } from './views';
 
 /** Datasets: a named query on a data source, refreshed now or on a schedule, kept as snapshots. */
@@ -18,7 +18,7 @@ export class DatasetsService {
     private readonly access: AccessService,
     private readonly audit: AuditService,
     private readonly dataSources: DataSourcesService,
-    private readonly queues: LiveQueueService,
+    private readonly queues: RefreshQueueService,
   ) {}
 
   /**

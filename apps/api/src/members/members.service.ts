@@ -7,7 +7,6 @@ import { conflict, notFound } from '../http/errors';
 import { AccessService } from '../access/access.service';
 import { AuditService } from '../audit/audit.service';
 import { ClusterStateService } from '../cluster-state/cluster-state.service';
-import { RedisAclService } from '../agents/redis-acl.service';
 import { toMemberView } from '../clusters/views';
 
 /** Member management: enable or disable, rename, promote to primary, remove. Admins of the member's cluster only. */
@@ -20,7 +19,6 @@ export class MembersService {
     private readonly access: AccessService,
     private readonly audit: AuditService,
     private readonly state: ClusterStateService,
-    private readonly acl: RedisAclService,
   ) {}
 
   private async find(user: AuthUser, id: string) {
@@ -64,7 +62,6 @@ export class MembersService {
       throw conflict(`member "${member.name}" is the primary of cluster "${member.cluster.name}": promote another member first, or delete the cluster`);
     }
     await this.prisma.member.delete({ where: { id } });
-    await this.acl.revoke(id);
     await this.state.bumpConfigVersion(member.clusterId);
     await this.audit.record(user, { clusterId: member.clusterId, action: 'member.remove', targetType: 'member', targetId: id, detail: { name: member.name } });
   }

@@ -1,189 +1,221 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import {
   DEFAULT_MAX_ROWS,
   DEFAULT_QUERY_TIMEOUT_MS,
-  type JobDataSource,
-  type JobName,
+  type LiveErrorCode,
+  type LiveWork,
+  type Presence,
   type QueryRequest,
   type QueryResult,
-  type Reply,
   type RoutingDecision,
+  type Server,
 } from '@gateway/domain';
 import type { AuthUser } from '../auth/auth.service';
+import { CONFIG, type Config } from '../config/config';
 import { ApiError } from '../http/errors';
 import { DataSourcesService, toJobDataSource } from '../datasources/datasources.service';
 import { ClusterStateService, type MemberRow } from '../cluster-state/cluster-state.service';
-import { LiveQueueService } from '../queue/live-queue.service';
-import { ReplyBus } from '../queue/reply-bus.service';
+import { MemberHub } from '../member-channel/member-hub.service';
+import { MemberRelay } from '../member-channel/member-relay.service';
+import type { LiveFrame, LiveSink } from '../member-channel/member-connection';
 
-/** How often a waiting request checks that its serving member is still alive. */
-const WATCH_MS = 100;
-/** Time allowed beyond the query's own timeout for queueing and transport. */
+/** How often a request forwarded to another instance checks that its member is still held there. */
+const WATCH_MS = 50;
+/** Time allowed beyond the query's own timeout for transport. */
 const GRACE_MS = 5_000;
 const CONNECTION_TEST_TIMEOUT_MS = 10_000;
-/** A job not started after this long while one of its servers died is sent on. */
-const NOT_STARTED_MS = 500;
 
 export type Cluster = { id: string; name: string; routingMode: string; cpuThreshold: number; memoryThreshold: number; members: MemberRow[] };
-type Outcome = { kind: 'done'; reply: Extract<Reply, { kind: 'result' | 'error' }>; queueMs: number } | { kind: 'member-died'; memberId: string };
 
-const ERROR_STATUS: Record<Extract<Reply, { kind: 'error' }>['code'], number> = {
+type Answer = { columns: { name: string; type?: string }[]; rows: unknown[][]; truncated: boolean; executeMs: number };
+type Outcome =
+  | { kind: 'done'; answer: Answer; memberId: string }
+  | { kind: 'error'; code: LiveErrorCode; message: string; memberId: string }
+  | { kind: 'member-died'; memberId: string; reason: string; moved?: boolean };
+
+const ERROR_STATUS: Record<LiveErrorCode, number> = {
   query_failed: 422,
   read_only: 422,
   bad_request: 400,
   timeout: 408,
   unreachable: 502,
   credentials: 502,
+  too_large: 413,
 };
 
+const mib = (bytes: number) => `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB`;
+
 /**
- * Live work (queries, connection tests): routed to the member(s) libs/routing picks, carried by the
- * cluster's BullMQ queue, answered on the reply bus. If the member running it dies, it is sent once more
- * to the next server; if nobody can serve, the caller gets 503 at once.
+ * Live work (queries, connection tests, pings): routed to the member libs/routing picks and sent on that member's
+ * connection, here or (through MemberRelay) on the instance holding it. If the member is lost before it answers,
+ * the work goes once more to the next server, unseen by the caller; if nobody can serve, the caller gets 503 at once.
+ * A result is bounded by LIVE_MAX_BYTES: past it the member stops and the caller gets 413.
  */
 @Injectable()
 export class QueryService {
   private readonly logger = new Logger(QueryService.name);
+  /** Live requests this instance has in flight per member, to spread `distribute` work to the least busy. */
+  private readonly inflight = new Map<string, number>();
 
   constructor(
     private readonly dataSources: DataSourcesService,
     private readonly state: ClusterStateService,
-    private readonly queue: LiveQueueService,
-    private readonly bus: ReplyBus,
+    private readonly hub: MemberHub,
+    private readonly relay: MemberRelay,
+    @Inject(CONFIG) private readonly config: Config,
   ) {}
 
   async query(user: AuthUser, dataSourceId: string, req: QueryRequest): Promise<QueryResult> {
     const ds = await this.dataSources.find(user, dataSourceId);
     const timeoutMs = req.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
-    const { reply, decision, attempts, totalMs, queueMs } = await this.dispatch(ds.cluster, 'query', timeoutMs, {
-      dataSource: toJobDataSource(ds),
-      sql: req.sql,
-      maxRows: req.maxRows ?? DEFAULT_MAX_ROWS,
-    });
+    const work: LiveWork = { kind: 'query', dataSource: toJobDataSource(ds), sql: req.sql, maxRows: req.maxRows ?? DEFAULT_MAX_ROWS, timeoutMs, maxBytes: this.config.LIVE_MAX_BYTES };
+    const { answer, decision, memberId, attempts, totalMs } = await this.dispatch(ds.cluster, work, timeoutMs, ds.name);
     return {
-      ...reply.result,
-      servedBy: this.servedBy(ds.cluster, decision, reply.memberId),
-      timings: { totalMs, queueMs, executeMs: reply.executeMs, attempts },
+      columns: answer.columns,
+      rows: answer.rows,
+      truncated: answer.truncated,
+      servedBy: this.servedBy(ds.cluster, decision, memberId),
+      timings: { totalMs, queueMs: queueMs(totalMs, answer.executeMs), executeMs: answer.executeMs, attempts },
     };
   }
 
   async testConnection(user: AuthUser, dataSourceId: string) {
     const ds = await this.dataSources.find(user, dataSourceId);
-    const { reply, decision, attempts, totalMs } = await this.dispatch(ds.cluster, 'test-connection', CONNECTION_TEST_TIMEOUT_MS, { dataSource: toJobDataSource(ds) });
-    return { ok: true as const, servedBy: this.servedBy(ds.cluster, decision, reply.memberId), timings: { totalMs, executeMs: reply.executeMs, attempts } };
+    const work: LiveWork = { kind: 'test-connection', dataSource: toJobDataSource(ds), timeoutMs: CONNECTION_TEST_TIMEOUT_MS };
+    const { answer, decision, memberId, attempts, totalMs } = await this.dispatch(ds.cluster, work, CONNECTION_TEST_TIMEOUT_MS, ds.name);
+    return { ok: true as const, servedBy: this.servedBy(ds.cluster, decision, memberId), timings: { totalMs, executeMs: answer.executeMs, attempts } };
   }
 
-  /** A no-op through the whole path: API, queue, the serving member, the reply bus. */
+  /** A no-op through the whole path: API, routing, the serving member's connection and back. */
   async ping(cluster: Cluster) {
-    const { reply, decision, attempts, totalMs, queueMs } = await this.dispatch(cluster, 'ping', CONNECTION_TEST_TIMEOUT_MS, {});
-    return { servedBy: this.servedBy(cluster, decision, reply.memberId), timings: { totalMs, queueMs, attempts } };
+    const { answer, decision, memberId, attempts, totalMs } = await this.dispatch(cluster, { kind: 'ping' }, CONNECTION_TEST_TIMEOUT_MS);
+    return { servedBy: this.servedBy(cluster, decision, memberId), timings: { totalMs, queueMs: queueMs(totalMs, answer.executeMs), attempts } };
   }
 
   private servedBy(cluster: Cluster, decision: RoutingDecision, memberId: string) {
     const member = cluster.members.find((m) => m.id === memberId);
     const server = decision.servers.find((s) => s.memberId === memberId);
-    return { memberId, memberName: member?.name ?? memberId, reason: server?.reason ?? 'took the job from the cluster queue as routing changed' };
+    return { memberId, memberName: member?.name ?? memberId, reason: server?.reason ?? 'chosen as routing changed' };
   }
 
-  private async dispatch(cluster: Cluster, name: JobName, timeoutMs: number, extra: { dataSource?: JobDataSource; sql?: string; maxRows?: number }) {
+  /** One server of the decision: the only one, or in `distribute` the least busy (its live slots and this instance's requests). */
+  private pick(servers: Server[], presence: Map<string, Presence>): Server {
+    if (servers.length === 1) return servers[0];
+    let best: Server[] = [];
+    let load = Infinity;
+    for (const s of servers) {
+      const l = (presence.get(s.memberId)?.busy ?? 0) + (this.inflight.get(s.memberId) ?? 0);
+      if (l < load) {
+        load = l;
+        best = [s];
+      } else if (l === load) best.push(s);
+    }
+    return best[Math.floor(Math.random() * best.length)];
+  }
+
+  private async dispatch(cluster: Cluster, work: LiveWork, timeoutMs: number, dataSourceName?: string) {
     const requestId = randomUUID();
     const started = performance.now();
     const excluded = new Set<string>();
     for (let attempt = 1; attempt <= 2; attempt++) {
-      const decision = await this.state.decide(cluster, cluster.members.filter((m) => !excluded.has(m.id)));
-      if (!decision.canServe) {
-        throw new ApiError(503, `no member of cluster "${cluster.name}" can serve this now: ${decision.reason}`);
-      }
-      const jobId = `${requestId}-${attempt}`;
-      const data = {
-        requestId,
-        attempt,
-        timeoutMs,
-        replyChannel: this.state.keys(cluster.id).replyChannel(this.bus.instanceId),
-        enqueuedAt: Date.now(),
-        ...extra,
-      };
-      const outcome = await this.once(cluster, name, jobId, data, timeoutMs, excluded, decision.servers.map((x) => x.memberId));
+      const candidates = cluster.members.filter((m) => !excluded.has(m.id));
+      const presence = await this.state.presence(cluster.id, candidates.map((m) => m.id));
+      const decision = await this.state.decide(cluster, candidates);
+      if (!decision.canServe) throw new ApiError(503, `no member of cluster "${cluster.name}" can serve this now: ${decision.reason}`);
+      const server = this.pick(decision.servers, presence);
+      const holder = presence.get(server.memberId)?.instanceId ?? this.hub.instanceId;
+      const outcome = await this.once(cluster, server.memberId, holder, `${requestId}-${attempt}`, work, timeoutMs);
       if (outcome.kind === 'member-died') {
-        excluded.add(outcome.memberId);
-        this.logger.warn(`member ${outcome.memberId} of cluster ${cluster.id} died running job ${jobId}; sending it to the next server`);
+        // A member that reconnected to another instance is still a server: the retry goes to it there.
+        if (!outcome.moved) excluded.add(outcome.memberId);
+        this.logger.warn(`member ${outcome.memberId} of cluster ${cluster.id} was lost before answering request ${requestId} (${outcome.reason}); sending it to the next server`);
         continue;
       }
-      const reply = outcome.reply;
-      if (reply.kind === 'error') {
-        const field = reply.code === 'query_failed' || reply.code === 'read_only' ? 'sql' : undefined;
-        const prefix = extra.dataSource && (reply.code === 'unreachable' || reply.code === 'credentials') ? `data source "${extra.dataSource.name}": ` : '';
-        throw new ApiError(ERROR_STATUS[reply.code], prefix + reply.message, field);
+      if (outcome.kind === 'error') {
+        const field = outcome.code === 'query_failed' || outcome.code === 'read_only' ? 'sql' : outcome.code === 'too_large' ? 'maxRows' : undefined;
+        const prefix = dataSourceName && (outcome.code === 'unreachable' || outcome.code === 'credentials') ? `data source "${dataSourceName}": ` : '';
+        throw new ApiError(ERROR_STATUS[outcome.code], prefix + outcome.message, field);
       }
-      return { reply, decision, attempts: attempt, queueMs: outcome.queueMs, totalMs: Math.round((performance.now() - started) * 100) / 100 };
+      return { answer: outcome.answer, decision, memberId: outcome.memberId, attempts: attempt, totalMs: Math.round((performance.now() - started) * 100) / 100 };
     }
-    throw new ApiError(503, `the members of cluster "${cluster.name}" serving this request stopped answering twice; try again`);
+    throw new ApiError(503, `the members of cluster "${cluster.name}" serving this request were lost twice before answering; try again`);
   }
 
-  private once(cluster: Cluster, name: JobName, jobId: string, data: Record<string, unknown>, timeoutMs: number, excluded: Set<string>, servers: string[]): Promise<Outcome> {
+  private tooLarge(bytes: number) {
+    const limit = this.config.LIVE_MAX_BYTES;
+    return `the result is over the live result limit of ${mib(limit)} (LIVE_MAX_BYTES; ${mib(bytes)} received when it stopped): ask for fewer rows with maxRows, select fewer columns, or page with WHERE key > last_key ORDER BY key LIMIT n`;
+  }
+
+  /** Sends the work to one member and waits for its answer, its loss, or the deadline. */
+  private once(cluster: Cluster, memberId: string, holder: string, id: string, work: LiveWork, timeoutMs: number): Promise<Outcome> {
+    const local = holder === this.hub.instanceId;
+    this.inflight.set(memberId, (this.inflight.get(memberId) ?? 0) + 1);
     return new Promise<Outcome>((resolve, reject) => {
-      let startedBy: string | null = null;
-      const enqueuedAt = Date.now();
-      const sentAt = performance.now();
-      const deadline = enqueuedAt + timeoutMs + GRACE_MS;
       let settled = false;
-      let checking = false;
+      let columns: Answer['columns'] = [];
+      let rows: unknown[][] = [];
+      let bytes = 0;
       const finish = () => {
         settled = true;
-        unlisten();
-        clearInterval(watch);
+        clearTimeout(deadline);
+        if (watch) clearInterval(watch);
+        const n = (this.inflight.get(memberId) ?? 1) - 1;
+        if (n > 0) this.inflight.set(memberId, n);
+        else this.inflight.delete(memberId);
+        if (!local) this.relay.done(id);
       };
-      const unlisten = this.bus.listen(jobId, (reply) => {
-        if (settled) return;
-        if (reply.kind === 'started') {
-          startedBy = reply.memberId;
-          return;
-        }
-        finish();
-        // Queueing and transport: the whole wait less the time the member spent on the job.
-        const queueMs = Math.max(0, Math.round((performance.now() - sentAt - reply.executeMs) * 100) / 100);
-        resolve({ kind: 'done', reply, queueMs });
-      });
-      const fail = (error: unknown, discard: boolean) => {
+      const cancel = () => (local ? this.hub.cancelLive(memberId, id) : this.relay.cancel(holder, memberId, id));
+      const fail = (error: ApiError) => {
         if (settled) return;
         finish();
-        if (discard) void this.queue.discard(cluster.id, jobId);
+        cancel();
+        rows = [];
         reject(error);
       };
-      const watch = setInterval(async () => {
-        if (settled || checking) return;
-        checking = true;
-        try {
-          if (Date.now() > deadline) {
-            fail(new ApiError(504, `cluster "${cluster.name}" did not answer within ${timeoutMs + GRACE_MS} ms`), true);
-          } else if (startedBy) {
-            if (!(await this.state.isAlive(cluster.id, startedBy)) && !settled) {
-              finish();
-              resolve({ kind: 'member-died', memberId: startedBy });
-            }
+      const sink: LiveSink = {
+        frame: (m: LiveFrame, size: number) => {
+          if (settled) return;
+          if (m.t === 'columns') {
+            columns = m.columns;
+          } else if (m.t === 'rows') {
+            bytes += size;
+            if (bytes > this.config.LIVE_MAX_BYTES) return fail(new ApiError(413, this.tooLarge(bytes), 'maxRows'));
+            for (const r of m.rows) rows.push(r);
+          } else if (m.t === 'error') {
+            finish();
+            resolve({ kind: 'error', code: m.code, message: m.code === 'too_large' ? this.tooLarge(Math.max(bytes, this.config.LIVE_MAX_BYTES)) : m.message, memberId });
           } else {
-            const decision = await this.state.decide(cluster, cluster.members.filter((m) => !excluded.has(m.id)));
-            if (!decision.canServe) {
-              fail(new ApiError(503, `no member of cluster "${cluster.name}" can serve this now: ${decision.reason}`), true);
-            } else if (Date.now() - enqueuedAt > NOT_STARTED_MS) {
-              // A server that died right after taking the job, before it could say so, would hold it until
-              // BullMQ's lock expires: send the request on if a server routed to at dispatch is gone.
-              const gone = (await Promise.all(servers.map(async (id) => ((await this.state.isAlive(cluster.id, id)) ? null : id)))).find(Boolean);
-              if (gone && !settled) {
-                finish();
-                void this.queue.discard(cluster.id, jobId);
-                resolve({ kind: 'member-died', memberId: gone });
-              }
-            }
+            finish();
+            const answer = m.t === 'result' ? { columns: m.columns, rows: m.rows, truncated: m.truncated, executeMs: m.executeMs } : { columns, rows, truncated: m.truncated, executeMs: m.executeMs };
+            resolve({ kind: 'done', answer, memberId });
           }
-        } catch (e) {
-          fail(e, true);
-        } finally {
-          checking = false;
-        }
+        },
+        lost: (reason, moved) => {
+          if (settled) return;
+          finish();
+          resolve({ kind: 'member-died', memberId, reason, moved });
+        },
+      };
+      const deadline = setTimeout(() => fail(new ApiError(504, `cluster "${cluster.name}" did not answer within ${timeoutMs + GRACE_MS} ms`)), timeoutMs + GRACE_MS);
+      let watch: NodeJS.Timeout | null = null;
+      if (local) {
+        if (!this.hub.startLive(memberId, id, work, sink)) sink.lost('its connection closed a moment ago');
+        return;
+      }
+      // Held by another instance: its connection's fate is known there; here, by its presence moving or going.
+      watch = setInterval(() => {
+        void this.state.presence(cluster.id, [memberId]).then(
+          (p) => {
+            const now = p.get(memberId);
+            if (!now || now.instanceId !== holder) sink.lost(now ? 'it reconnected to another instance' : 'it went offline', !!now);
+          },
+          () => undefined,
+        );
       }, WATCH_MS);
-      this.queue.add(cluster.id, name, data as never, jobId).catch((e) => fail(e, false));
+      this.relay.forward(holder, memberId, id, work, sink);
     });
   }
 }
+
+const queueMs = (totalMs: number, executeMs: number) => Math.max(0, Math.round((totalMs - executeMs) * 100) / 100);

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { QUEUES } from '@gateway/domain';
 import { CONFIG, type Config } from '../config/config';
 import { PrismaService } from '../database/prisma.service';
-import { LiveQueueService } from '../queue/live-queue.service';
+import { RefreshQueueService } from '../queue/refresh-queue.service';
 import { RefreshRunsService } from './refresh-runs.service';
 import { Periodic } from '../common/periodic';
 
@@ -21,7 +21,7 @@ export class ReconcilerService implements OnApplicationBootstrap, OnModuleDestro
 
   constructor(
     private readonly prisma: PrismaService,
-    private readonly queues: LiveQueueService,
+    private readonly queues: RefreshQueueService,
     private readonly runs: RefreshRunsService,
     @Inject(CONFIG) config: Config,
   ) {

@@ -7,6 +7,7 @@ import { PrismaService } from '../database/prisma.service';
 import { ApiError, notFound } from '../http/errors';
 import { ClusterStateService, type MemberRow } from '../cluster-state/cluster-state.service';
 import { isUniqueViolation } from '../database/errors';
+import { AuditService } from '../audit/audit.service';
 
 const TERMINAL = ['succeeded', 'failed', 'cancelled'];
 const ABANDONED = 'the member stopped answering; the refresh moved to another attempt';
@@ -109,12 +110,25 @@ export class RefreshRunsService {
   constructor(
     private readonly prisma: PrismaService,
     private readonly state: ClusterStateService,
+    private readonly audit: AuditService,
     @Inject(CONFIG) private readonly config: Config,
   ) {}
 
+  /**
+   * A member reported on a refresh that is not its cluster's (or does not exist): refused with 404, and audited in
+   * the member's cluster, since a member of one tenant probing another's work is worth an admin's eye.
+   */
+  private async foreign(member: AuthMember, id: string) {
+    this.logger.warn(`member ${member.id} of cluster ${member.clusterId} reported on refresh ${id}, which is not its cluster's: refused`);
+    await this.audit
+      .recordMember({ id: member.id, name: member.id }, { clusterId: member.clusterId, action: 'member.refresh.refused', targetType: 'refresh', targetId: id, detail: { reason: 'not a refresh of this member\'s cluster' } })
+      .catch((e: Error) => this.logger.error(`could not audit a refused report of member ${member.id} of cluster ${member.clusterId} on refresh ${id}: ${e.message}`));
+    return notFound(`no refresh ${id} in this member's cluster`, 'id');
+  }
+
   private async refreshFor(member: AuthMember, id: string) {
     const refresh = await this.prisma.refresh.findUnique({ where: { id }, select: { id: true, cancelRequested: true, dataset: { select: { clusterId: true } } } });
-    if (!refresh || refresh.dataset.clusterId !== member.clusterId) throw notFound(`no refresh ${id} in this member's cluster`, 'id');
+    if (!refresh || refresh.dataset.clusterId !== member.clusterId) throw await this.foreign(member, id);
     return refresh;
   }
 
@@ -132,7 +146,7 @@ export class RefreshRunsService {
                 FROM "Member" m WHERE m."clusterId" = c.id) AS members
         FROM "Refresh" r JOIN "Dataset" d ON d.id = r."datasetId" JOIN "Cluster" c ON c.id = d."clusterId" LEFT JOIN "DataSource" ds ON ds.id = d."dataSourceId"
        WHERE r.id = ${id}::uuid AND d."clusterId" = ${member.clusterId}::uuid`;
-    if (!rows[0]) throw notFound(`no refresh ${id} in this member's cluster`, 'id');
+    if (!rows[0]) throw await this.foreign(member, id);
     return rows[0];
   }
 
@@ -217,7 +231,7 @@ export class RefreshRunsService {
       where: { id },
       select: { id: true, status: true, cancelRequested: true, bytes: true, datasetId: true, dataset: { select: { clusterId: true, retention: true } }, attempts: { orderBy: { number: 'desc' }, take: 1, select: { number: true, memberId: true } } },
     });
-    if (!refresh || refresh.dataset.clusterId !== member.clusterId) throw notFound(`no refresh ${id} in this member's cluster`, 'id');
+    if (!refresh || refresh.dataset.clusterId !== member.clusterId) throw await this.foreign(member, id);
     const latest = refresh.attempts[0];
     const live = refresh.status === 'running' && latest?.number === attempt && latest.memberId === member.id;
     return { refresh, live };
@@ -241,7 +255,7 @@ export class RefreshRunsService {
       q.encoding,
     ]);
     const r = rows[0];
-    if (!r.found) throw notFound(`no refresh ${id} in this member's cluster`, 'id');
+    if (!r.found) throw await this.foreign(member, id);
     if (!r.live || r.cancel) return { cancel: true };
     if (!r.stored) {
       // Not stored although live when the statement began: over the limit, or cancelled or superseded while it
@@ -278,7 +292,7 @@ export class RefreshRunsService {
       uploaded?.rows ?? 0,
       JSON.stringify(columns),
     );
-    if (!r.found) throw notFound(`no refresh ${id} in this member's cluster`, 'id');
+    if (!r.found) throw await this.foreign(member, id);
     if (!r.done && r.live && uploaded) {
       throw new ApiError(409, `the snapshot does not hold the ${uploaded.chunks} chunks (${uploaded.rows} rows) this attempt uploaded: the attempt must run again`);
     }

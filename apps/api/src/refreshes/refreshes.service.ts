@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { AuthUser } from '../auth/auth.service';
 import { PrismaService } from '../database/prisma.service';
 import { conflict, notFound } from '../http/errors';
-import { LiveQueueService } from '../queue/live-queue.service';
+import { RefreshQueueService } from '../queue/refresh-queue.service';
 import { AuditService } from '../audit/audit.service';
 import { DatasetsService } from '../datasets/datasets.service';
 import { toRefreshView } from '../datasets/views';
@@ -16,7 +16,7 @@ export class RefreshesService {
 
   constructor(
     private readonly prisma: PrismaService,
-    private readonly queues: LiveQueueService,
+    private readonly queues: RefreshQueueService,
     private readonly datasets: DatasetsService,
     private readonly audit: AuditService,
   ) {}

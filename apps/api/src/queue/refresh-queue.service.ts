@@ -1,12 +1,16 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { clusterKeys, QUEUES, type JobName, type JobPayloads } from '@gateway/domain';
+import { clusterKeys, QUEUES } from '@gateway/domain';
 import { CONFIG, type Config } from '../config/config';
 
-/** Producers for the clusters' live queues (one queue per cluster, under the cluster's hash tag). */
+/**
+ * Producers for the clusters' refresh queues (one queue per cluster, under the cluster's hash tag). The queue is the
+ * durable carrier of refreshes inside the control plane: API instances consume it (RefreshDispatcher) and hand
+ * each job to a member over its connection.
+ */
 @Injectable()
-export class LiveQueueService implements OnModuleDestroy {
+export class RefreshQueueService implements OnModuleDestroy {
   private readonly connection: Redis;
   private readonly queues = new Map<string, Queue>();
 
@@ -15,7 +19,7 @@ export class LiveQueueService implements OnModuleDestroy {
     this.connection.on('error', () => undefined);
   }
 
-  queue(clusterId: string, name: (typeof QUEUES)[keyof typeof QUEUES] = QUEUES.live): Queue {
+  queue(clusterId: string, name: (typeof QUEUES)[keyof typeof QUEUES] = QUEUES.refresh): Queue {
     const key = `${clusterId}:${name}`;
     let q = this.queues.get(key);
     if (!q) {
@@ -41,16 +45,6 @@ export class LiveQueueService implements OnModuleDestroy {
       removeOnComplete: { count: 1000 },
       removeOnFail: { count: 1000 },
     });
-  }
-
-  async add<N extends JobName>(clusterId: string, name: N, data: JobPayloads[N], jobId: string) {
-    // Live work is not retried by BullMQ: the API retries it itself on the next server (see QueryService).
-    return this.queue(clusterId).add(name, data, { jobId, attempts: 1, removeOnComplete: true, removeOnFail: { count: 100 } });
-  }
-
-  /** Removes a job that nobody started (the caller gave up on it). */
-  async discard(clusterId: string, jobId: string) {
-    await this.queue(clusterId).remove(jobId).catch(() => undefined);
   }
 
   /** Drops a cluster's queue and its keys (cluster deletion). */

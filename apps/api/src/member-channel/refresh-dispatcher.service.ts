@@ -1,0 +1,109 @@
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { clusterKeys, QUEUES, RefreshJob } from '@gateway/domain';
+import { CONFIG, type Config } from '../config/config';
+import { PrismaService } from '../database/prisma.service';
+import { ClusterStateService } from '../cluster-state/cluster-state.service';
+import { MemberHub } from './member-hub.service';
+
+/** Refreshes one instance hands out at once per cluster (each runs on a member; the instance only waits). */
+const REFRESH_CONCURRENCY = 64;
+
+/**
+ * The control plane consumes each cluster's refresh queue and hands every job to a member over its connection.
+ * An instance runs a cluster's worker while it holds a connected member of that cluster, and takes a job only for
+ * a member it holds that routing says serves; any other job goes back to the queue at once for the instance that
+ * holds the serving member. BullMQ keeps the job's lock on this instance while the member runs it: if the instance
+ * dies, the job stalls and another instance's worker takes it over; if the member is lost, the job goes back to
+ * the queue at once, and the next attempt supersedes the lost one (attempt fencing in RefreshRunsService).
+ */
+@Injectable()
+export class RefreshDispatcher implements OnModuleDestroy {
+  private readonly logger = new Logger(RefreshDispatcher.name);
+  private readonly workers = new Map<string, Worker>();
+  private readonly connection: Redis;
+  private stopping = false;
+
+  constructor(
+    private readonly hub: MemberHub,
+    private readonly prisma: PrismaService,
+    private readonly state: ClusterStateService,
+    @Inject(CONFIG) private readonly config: Config,
+  ) {
+    this.connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, connectionName: `gateway-api-refresh:${hub.instanceId}` });
+    this.connection.on('error', () => undefined);
+    hub.onMemberUp((clusterId) => this.ensure(clusterId));
+    hub.onMemberDown((clusterId) => void this.release(clusterId));
+  }
+
+  private ensure(clusterId: string) {
+    if (this.stopping || this.workers.has(clusterId)) return;
+    const worker = new Worker(QUEUES.refresh, (job, token) => this.process(clusterId, job, token), {
+      connection: this.connection,
+      prefix: clusterKeys(this.config.REDIS_PREFIX, clusterId).bullPrefix,
+      concurrency: REFRESH_CONCURRENCY,
+      // This instance holds the lock while its member runs the job: lost with the instance within seconds.
+      lockDuration: 3_000,
+      stalledInterval: 1_500,
+      maxStalledCount: 10,
+      drainDelay: 1,
+    });
+    worker.on('error', (e) => this.logger.warn(`refresh worker of cluster ${clusterId}: ${e.message}`));
+    this.workers.set(clusterId, worker);
+  }
+
+  /** No member of the cluster is connected here any more: stop consuming its queue (running jobs go back). */
+  private async release(clusterId: string) {
+    if (this.hub.localMembers(clusterId).length > 0) return;
+    const worker = this.workers.get(clusterId);
+    if (!worker) return;
+    this.workers.delete(clusterId);
+    await worker.close().catch(() => undefined);
+    // A member connected again while the worker closed.
+    if (this.hub.localMembers(clusterId).length > 0) this.ensure(clusterId);
+  }
+
+  /** Back to the queue, untouched: for another member, or this one once routing settles. */
+  private async handBack(job: Job, token: string | undefined, delayMs: number): Promise<never> {
+    await job.moveToDelayed(Date.now() + delayMs, token);
+    throw new DelayedError();
+  }
+
+  private async process(clusterId: string, job: Job, token?: string) {
+    const parsed = RefreshJob.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`job ${job.id} has no valid refresh payload`);
+    const { refreshId } = parsed.data;
+    const cluster = await this.prisma.cluster.findUnique({ where: { id: clusterId }, include: { members: { orderBy: { joinOrder: 'asc' } } } });
+    if (!cluster) throw new UnrecoverableError(`cluster ${clusterId} no longer exists`);
+    const decision = await this.state.decide(cluster, cluster.members);
+    const local = decision.servers.map((s) => this.hub.get(s.memberId)).filter((c) => c !== undefined);
+    if (local.length === 0) return this.handBack(job, token, decision.canServe ? 20 : 250);
+    const conn = local.reduce((a, b) => (b.busy + b.inFlight < a.busy + a.inFlight ? b : a));
+    const runId = randomUUID();
+    const end = await conn.runRefresh(runId, refreshId, job.attemptsMade, job.opts.attempts ?? 1);
+    switch (end.outcome) {
+      case 'done':
+      case 'not-run':
+      case 'stopped':
+        return;
+      case 'requeue':
+        return this.handBack(job, token, 250);
+      case 'lost':
+        this.logger.warn(`member ${conn.member.memberId} of cluster ${clusterId} was lost running refresh ${refreshId}: ${end.message ?? ''}; it goes to the next server`);
+        return this.handBack(job, token, 10);
+      case 'failed':
+        throw new UnrecoverableError(end.message ?? 'the refresh failed');
+      case 'retry':
+        throw new Error(end.message ?? 'the refresh attempt failed');
+    }
+  }
+
+  async onModuleDestroy() {
+    this.stopping = true;
+    await Promise.all([...this.workers.values()].map((w) => w.close(true).catch(() => undefined)));
+    this.workers.clear();
+    this.connection.disconnect();
+  }
+}

@@ -1,0 +1,134 @@
+import { z } from 'zod';
+import { JobDataSource } from './jobs';
+import { MemberView } from './clusters';
+import { RoutingSettings } from './routing';
+
+/**
+ * The member protocol: every message between a member and the control plane, both ways, on the member's one
+ * outbound WebSocket (MEMBER_CONNECT_PATH). JSON text frames, each one message of the unions below, validated
+ * on receipt at both ends.
+ *
+ * Versioned: the member says which protocol versions it speaks in `hello`; the control plane picks the highest
+ * both speak, or closes the connection naming both ranges. Bump PROTOCOL_VERSION for a change an older peer
+ * would misread, and keep PROTOCOL_MIN at the oldest version the code still speaks.
+ */
+export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_MIN = 1;
+
+export const MEMBER_CONNECT_PATH = '/api/agents/connect';
+
+/** Close codes (4000-4999 are the application's): the reason string says what went wrong and what to do. */
+export const CLOSE = {
+  /** A frame that is not JSON or not a message of the protocol. */
+  malformed: 4400,
+  /** The member could not prove who it is (unknown member, bad signature, replayed challenge). */
+  unauthorized: 4401,
+  /** The member was removed from its cluster, or its cluster deleted: do not reconnect. */
+  removed: 4404,
+  /** No protocol version both sides speak. */
+  version: 4426,
+  /** The member sent something about work that is not its own (another member's, or no longer its). */
+  refused: 4403,
+  /** A newer connection of the same member replaced this one. */
+  replaced: 4409,
+  /** The control plane is shutting down: reconnect (to another instance). */
+  goingAway: 1001,
+} as const;
+
+/** The largest frame either side accepts. Result rows travel in frames well under it (LIVE_FRAME_BYTES). */
+export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
+/** A member cuts a live result into frames of about this size, so a large result never holds up small ones. */
+export const LIVE_FRAME_BYTES = 256 * 1024;
+/** The default byte limit of one live result (LIVE_MAX_BYTES). */
+export const DEFAULT_LIVE_MAX_BYTES = 64 * 1024 * 1024;
+
+/** The text a member signs to authenticate: the per-connection nonce, bound to the member and the protocol. */
+export const memberConnectMessage = (memberId: string, nonce: string) => `gateway-member-connect:v1:${memberId}:${nonce}`;
+
+const ReqId = z.string().min(1).max(100);
+const Columns = z.array(z.object({ name: z.string(), type: z.string().optional() }));
+export const LiveErrorCode = z.enum(['query_failed', 'read_only', 'timeout', 'unreachable', 'bad_request', 'credentials', 'too_large']);
+export type LiveErrorCode = z.infer<typeof LiveErrorCode>;
+/** What a member's connector reports when live work fails. */
+export type QueryErrorCode = LiveErrorCode;
+
+export const MemberSettings = z.object({
+  member: MemberView,
+  cluster: z.object({ id: z.string(), name: z.string(), routing: RoutingSettings }),
+  members: z.array(z.object({ id: z.string(), name: z.string(), primary: z.boolean(), enabled: z.boolean(), joinOrder: z.number() })),
+  heartbeatMs: z.number().int().positive(),
+});
+export type MemberSettings = z.infer<typeof MemberSettings>;
+
+/** Live work: a query, a connection test or a no-op, answered on the same connection. */
+export const LiveWork = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('query'), dataSource: JobDataSource, sql: z.string(), maxRows: z.number().int().positive(), timeoutMs: z.number().int().positive(), maxBytes: z.number().int().positive() }),
+  z.object({ kind: z.literal('test-connection'), dataSource: JobDataSource, timeoutMs: z.number().int().positive() }),
+  z.object({ kind: z.literal('ping') }),
+]);
+export type LiveWork = z.infer<typeof LiveWork>;
+export type LiveKind = LiveWork['kind'];
+
+/** Control plane -> member. */
+export const ServerMessage = z.discriminatedUnion('t', [
+  /** First frame: the nonce to sign. */
+  z.object({ t: z.literal('challenge'), nonce: z.string().min(16).max(200), protocol: z.object({ min: z.number().int(), max: z.number().int() }) }),
+  /** Authenticated: the protocol picked, the cluster as the member needs it, a token for its HTTPS calls. */
+  z.object({ t: z.literal('welcome'), protocol: z.number().int(), instanceId: z.string(), settings: MemberSettings, token: z.string(), tokenExpiresAt: z.string() }),
+  /** The cluster's settings changed (routing, members). */
+  z.object({ t: z.literal('settings'), settings: MemberSettings }),
+  /** A fresh token for HTTPS calls (sent before the previous one expires). */
+  z.object({ t: z.literal('token'), token: z.string(), tokenExpiresAt: z.string() }),
+  z.object({ t: z.literal('live'), id: ReqId, work: LiveWork }),
+  /** The caller went away or gave up: stop the live work `id`. */
+  z.object({ t: z.literal('cancel'), id: ReqId }),
+  /** Run one attempt of a refresh (its rows go up over HTTPS, see AGENT_ROUTES); answered with refresh-end. */
+  z.object({ t: z.literal('refresh'), id: ReqId, refreshId: z.string(), attemptsMade: z.number().int().min(0), attempts: z.number().int().min(1) }),
+  /** Stop the refresh run `id` (the member lost it: routing moved, the job went elsewhere). */
+  z.object({ t: z.literal('refresh-stop'), id: ReqId }),
+]);
+export type ServerMessage = z.infer<typeof ServerMessage>;
+
+/** Member -> control plane. */
+export const MemberMessage = z.discriminatedUnion('t', [
+  /** First frame: who the member says it is, and what it speaks. */
+  z.object({ t: z.literal('hello'), memberId: z.string().min(1).max(100), protocol: z.object({ min: z.number().int(), max: z.number().int() }), agentVersion: z.string().max(50) }),
+  /** The challenge's nonce signed with the member key (memberConnectMessage). */
+  z.object({ t: z.literal('auth'), signature: z.string().min(1).max(1000) }),
+  /** Every heartbeat: load and busy slots (the connection itself says the member is online). */
+  z.object({ t: z.literal('presence'), cpu: z.number(), memory: z.number(), busy: z.number().int().min(0), slots: z.number().int().min(0), draining: z.boolean().optional() }),
+  /** A whole live result in one frame (most results). */
+  z.object({ t: z.literal('result'), id: ReqId, columns: Columns, rows: z.array(z.array(z.unknown())), truncated: z.boolean(), executeMs: z.number() }),
+  /** A large live result: its columns first, then rows frames, then end. */
+  z.object({ t: z.literal('columns'), id: ReqId, columns: Columns }),
+  z.object({ t: z.literal('rows'), id: ReqId, rows: z.array(z.array(z.unknown())) }),
+  z.object({ t: z.literal('end'), id: ReqId, truncated: z.boolean(), executeMs: z.number() }),
+  z.object({ t: z.literal('error'), id: ReqId, code: LiveErrorCode, message: z.string().max(10_000), executeMs: z.number() }),
+  /** How a refresh run ended on the member: done, to retry (transient), final failure, handed back, or stopped. */
+  z.object({ t: z.literal('refresh-end'), id: ReqId, outcome: z.enum(['done', 'retry', 'failed', 'requeue', 'stopped', 'not-run']), message: z.string().max(10_000).optional() }),
+  /** Asks for a fresh token for HTTPS calls. */
+  z.object({ t: z.literal('token-request') }),
+]);
+export type MemberMessage = z.infer<typeof MemberMessage>;
+
+export type ServerMessageOf<T extends ServerMessage['t']> = Extract<ServerMessage, { t: T }>;
+export type MemberMessageOf<T extends MemberMessage['t']> = Extract<MemberMessage, { t: T }>;
+
+/** Names the first problem of a frame that is not a valid message, for the close reason (at most 123 bytes). */
+export function describeInvalid(error: z.ZodError): string {
+  const issue = error.issues[0];
+  const where = issue?.path.length ? issue.path.join('.') : 'message';
+  return `invalid ${where}: ${issue?.message ?? 'not a protocol message'}`.slice(0, 120);
+}
+
+/** Parses one frame; the error names what is wrong. */
+export function parseFrame<T>(schema: z.ZodType<T>, data: string): { ok: true; message: T } | { ok: false; reason: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(data);
+  } catch {
+    return { ok: false, reason: 'malformed frame: not JSON' };
+  }
+  const parsed = schema.safeParse(raw);
+  return parsed.success ? { ok: true, message: parsed.data } : { ok: false, reason: describeInvalid(parsed.error) };
+}
