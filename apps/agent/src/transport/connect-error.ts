@@ -83,6 +83,8 @@ function describeProxy(err: ProxyTunnelError): string {
  * about it. Never contains credentials of the control plane's or the proxy's URL.
  */
 export function describeConnectError(err: unknown, url: string): string {
+  // Already described (the error a ControlPlaneSocket emits): describing it again would bury it in a vaguer line.
+  if (err instanceof ControlPlaneUnreachable) return err.message;
   if (err instanceof ProxyTunnelError) return describeProxy(err);
   const host = hostOf(url);
   const f = failureOf(err);
