@@ -46,6 +46,11 @@ export const DEFAULT_LIVE_MAX_BYTES = 64 * 1024 * 1024;
 export const memberConnectMessage = (memberId: string, nonce: string) => `gateway-member-connect:v1:${memberId}:${nonce}`;
 
 const ReqId = z.string().min(1).max(100);
+/**
+ * Result rows: arrays of JSON values. Checked in place rather than parsed into copies: a live result frame holds up to
+ * hundreds of KB of rows, and the copy would double what the receiver holds.
+ */
+const Rows = z.custom<unknown[][]>((v) => Array.isArray(v) && v.every((r) => Array.isArray(r)), { error: 'must be an array of row arrays' });
 const Columns = z.array(z.object({ name: z.string(), type: z.string().optional() }));
 export const LiveErrorCode = z.enum(['query_failed', 'read_only', 'timeout', 'unreachable', 'bad_request', 'credentials', 'too_large']);
 export type LiveErrorCode = z.infer<typeof LiveErrorCode>;
@@ -98,10 +103,10 @@ export const MemberMessage = z.discriminatedUnion('t', [
   /** Every heartbeat: load and busy slots (the connection itself says the member is online). */
   z.object({ t: z.literal('presence'), cpu: z.number(), memory: z.number(), busy: z.number().int().min(0), slots: z.number().int().min(0), draining: z.boolean().optional() }),
   /** A whole live result in one frame (most results). */
-  z.object({ t: z.literal('result'), id: ReqId, columns: Columns, rows: z.array(z.array(z.unknown())), truncated: z.boolean(), executeMs: z.number() }),
+  z.object({ t: z.literal('result'), id: ReqId, columns: Columns, rows: Rows, truncated: z.boolean(), executeMs: z.number() }),
   /** A large live result: its columns first, then rows frames, then end. */
   z.object({ t: z.literal('columns'), id: ReqId, columns: Columns }),
-  z.object({ t: z.literal('rows'), id: ReqId, rows: z.array(z.array(z.unknown())) }),
+  z.object({ t: z.literal('rows'), id: ReqId, rows: Rows }),
   z.object({ t: z.literal('end'), id: ReqId, truncated: z.boolean(), executeMs: z.number() }),
   z.object({ t: z.literal('error'), id: ReqId, code: LiveErrorCode, message: z.string().max(10_000), executeMs: z.number() }),
   /** How a refresh run ended on the member: done, to retry (transient), final failure, handed back, or stopped. */

@@ -67,7 +67,7 @@ export async function startApiProcess(env: Record<string, string> = {}, share?: 
     output: () => out,
     async stop() {
       stopping = true;
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
         await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
