@@ -83,7 +83,7 @@ async function chunkCount(refreshId: string) {
 
 beforeAll(async () => {
   [api, sources] = await Promise.all([
-    startApiProcess({ HEARTBEAT_MS: '200', PRESENCE_TTL_MS: '800', SCHEDULER_INTERVAL_MS: '100', RECONCILE_INTERVAL_MS: '1000', REFRESH_STALL_MS: '5000', SNAPSHOT_MAX_BYTES: '1000000' }),
+    startApiProcess({ HEARTBEAT_MS: '200', PRESENCE_TTL_MS: '800', SCHEDULER_INTERVAL_MS: '100', RECONCILE_INTERVAL_MS: '1000', REFRESH_STALL_MS: '5000', SNAPSHOT_MAX_BYTES: '3000000' }),
     createSampleSources(),
   ]);
   token = await firstAdminToken(api);
@@ -187,9 +187,9 @@ describe('bad input', () => {
   });
 
   it('ends a refresh whose snapshot is over the size limit as failed', async () => {
-    const r = await refreshAndWait(await dataset('huge', 'SELECT g, md5(g::text), md5((g+1)::text) FROM generate_series(1, 60000) g'), 30_000);
+    const r = await refreshAndWait(await dataset('huge', 'SELECT g, md5(g::text), md5((g+1)::text) FROM generate_series(1, 150000) g'), 30_000);
     expect(r.status).toBe('failed');
-    expect(r.error).toContain('over the size limit of 1000000 bytes');
+    expect(r.error).toContain('over the size limit of 3000000 bytes');
   }, 40_000);
 
   it('fails a refresh queued while its data source is deleted', async () => {

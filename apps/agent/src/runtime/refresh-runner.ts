@@ -15,7 +15,7 @@ export const BATCH_ROWS = 5_000;
  * Rows per chunk of an engine's own dump (COPY text): bytes, not decoded rows, so a batch costs a few MB at most
  * and fewer, larger chunks mean fewer requests and commits per refresh.
  */
-export const RAW_BATCH_ROWS = 10_000;
+export const RAW_BATCH_ROWS = 25_000;
 const STATUS_EVERY_MS = 1_000;
 /** Chunks uploading at once per refresh (each a compressed batch; the API stores them in any order). */
 const UPLOADS_IN_FLIGHT = 2;

@@ -8,8 +8,10 @@ import { PrismaService } from '../database/prisma.service';
 import { ClusterStateService } from '../cluster-state/cluster-state.service';
 import { MemberHub } from './member-hub.service';
 
+type ClusterWithMembers = Awaited<ReturnType<PrismaService['cluster']['findUnique']>> & { members: { id: string; name: string; isPrimary: boolean; enabled: boolean; joinOrder: number }[] };
+
 /** Refreshes one instance hands out at once per cluster (each runs on a member; the instance only waits). */
-const REFRESH_CONCURRENCY = 64;
+const REFRESH_CONCURRENCY = 128;
 
 /**
  * The control plane consumes each cluster's refresh queue and hands every job to a member over its connection.
@@ -23,6 +25,8 @@ const REFRESH_CONCURRENCY = 64;
 export class RefreshDispatcher implements OnModuleDestroy {
   private readonly logger = new Logger(RefreshDispatcher.name);
   private readonly workers = new Map<string, Worker>();
+  /** Each cluster's members and routing as of a config version: a tick's hundred refreshes read them once. */
+  private readonly clusters = new Map<string, { version: number; row: Promise<ClusterWithMembers | null> }>();
   private readonly connection: Redis;
   private stopping = false;
 
@@ -65,6 +69,17 @@ export class RefreshDispatcher implements OnModuleDestroy {
     if (this.hub.localMembers(clusterId).length > 0) this.ensure(clusterId);
   }
 
+  private async cluster(clusterId: string) {
+    const version = await this.state.configVersion(clusterId);
+    const known = this.clusters.get(clusterId);
+    if (known && known.version === version) return known.row;
+    const row = this.prisma.cluster.findUnique({ where: { id: clusterId }, include: { members: { orderBy: { joinOrder: 'asc' } } } });
+    this.clusters.set(clusterId, { version, row });
+    // A failed read is not kept.
+    row.catch(() => this.clusters.delete(clusterId));
+    return row;
+  }
+
   /** Back to the queue, untouched: for another member, or this one once routing settles. */
   private async handBack(job: Job, token: string | undefined, delayMs: number): Promise<never> {
     await job.moveToDelayed(Date.now() + delayMs, token);
@@ -75,7 +90,7 @@ export class RefreshDispatcher implements OnModuleDestroy {
     const parsed = RefreshJob.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`job ${job.id} has no valid refresh payload`);
     const { refreshId } = parsed.data;
-    const cluster = await this.prisma.cluster.findUnique({ where: { id: clusterId }, include: { members: { orderBy: { joinOrder: 'asc' } } } });
+    const cluster = await this.cluster(clusterId);
     if (!cluster) throw new UnrecoverableError(`cluster ${clusterId} no longer exists`);
     const decision = await this.state.decide(cluster, cluster.members);
     const local = decision.servers.map((s) => this.hub.get(s.memberId)).filter((c) => c !== undefined);
