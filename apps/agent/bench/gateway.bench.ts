@@ -7,7 +7,9 @@
  *   3. failover: a client querying every 20 ms while the serving member is SIGKILLed, and while it is frozen (SIGSTOP).
  * Usage: npm run bench [-- --calls 2000 --seconds 10 --concurrency 16]
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { Agent as HttpAgent, request } from 'node:http';
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -38,6 +40,30 @@ function post(url: string, token: string, body?: unknown): Promise<{ status: num
     if (data) req.write(data);
     req.end();
   });
+}
+
+/**
+ * The floor of the live path on this machine: the same processes and hops as the gateway's (an HTTP server, one
+ * WebSocket to a member process, PostgreSQL), none of the gateway's work (see bench/floor/). What the gateway adds
+ * above it is its own cost; what the floor adds above direct pg is the machine's.
+ */
+async function startFloor(postgresUrl: string): Promise<{ url: string; stop: () => void }> {
+  const dir = path.join(__dirname, 'floor');
+  const children: ChildProcess[] = [];
+  const relay = spawn(process.execPath, [path.join(dir, 'relay.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(relay);
+  let out = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    relay.stdout!.on('data', (d) => {
+      out += d;
+      const ws = /FLOOR_WS (\d+)/.exec(out);
+      if (ws && children.length === 1) children.push(spawn(process.execPath, [path.join(dir, 'member.js'), ws[1], postgresUrl], { stdio: 'inherit' }));
+      const ready = /FLOOR_READY (\d+)/.exec(out);
+      if (ready) resolve(Number(ready[1]));
+    });
+    relay.once('exit', (code) => reject(new Error(`the floor relay exited with ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}/`, stop: () => children.forEach((c) => c.kill('SIGKILL')) };
 }
 
 async function closedLoop(concurrency: number, seconds: number, op: () => Promise<void>) {
@@ -109,33 +135,40 @@ export async function main(args: string[]) {
     const dsId = JSON.parse(ds.body).id as string;
     const queryUrl = `${api.url}/api/datasources/${dsId}/query`;
 
-    // 1. Latency: direct pg vs through the gateway, interleaved in blocks so both see the same machine noise.
+    // 1. Latency: direct pg, the floor (same hops, no gateway work) and through the gateway, interleaved in blocks
+    // so that all three see the same machine noise.
     const direct = new Client({ host: sources.postgres.host, port: sources.postgres.port, database: sources.postgres.database, user: 'postgres' });
     await direct.connect();
+    const floor = await startFloor(`postgresql://postgres@${sources.postgres.host}:${sources.postgres.port}/${sources.postgres.database}`);
     const directMs: number[] = [];
+    const floorMs: number[] = [];
     const gatewayMs: number[] = [];
     for (let i = 0; i < 200; i++) {
       await direct.query('SELECT 1');
+      await post(floor.url, token, { sql: 'SELECT 1' });
       await post(queryUrl, token, { sql: 'SELECT 1' });
     }
-    for (let block = 0; block < calls / 100; block++) {
+    const block = async (into: number[], op: () => Promise<unknown>) => {
       for (let i = 0; i < 100; i++) {
         const t = performance.now();
-        await direct.query('SELECT 1');
-        directMs.push(performance.now() - t);
+        await op();
+        into.push(performance.now() - t);
       }
-      for (let i = 0; i < 100; i++) {
-        const t = performance.now();
+    };
+    for (let b = 0; b < calls / 100; b++) {
+      await block(directMs, () => direct.query('SELECT 1'));
+      await block(floorMs, () => post(floor.url, token, { sql: 'SELECT 1' }));
+      await block(gatewayMs, async () => {
         const r = await post(queryUrl, token, { sql: 'SELECT 1' });
-        gatewayMs.push(performance.now() - t);
         if (r.status !== 200) throw new Error(`query failed: ${r.body}`);
-      }
+      });
     }
     await direct.end();
-    directMs.sort((x, y) => x - y);
-    gatewayMs.sort((x, y) => x - y);
+    floor.stop();
+    for (const a of [directMs, floorMs, gatewayMs]) a.sort((x, y) => x - y);
     const latency = {
       direct: { p50: pct(directMs, 50), p99: pct(directMs, 99) },
+      floor: { p50: pct(floorMs, 50), p99: pct(floorMs, 99) },
       gateway: { p50: pct(gatewayMs, 50), p99: pct(gatewayMs, 99) },
     };
 
@@ -193,6 +226,7 @@ export async function main(args: string[]) {
     console.log('| --- | --- | --- | --- | --- |');
     console.log(`| SELECT 1 latency p50 (${calls} calls) | ${fmt(latency.gateway.p50)} ms | ${fmt(latency.direct.p50)} ms direct pg | +${fmt(latency.gateway.p50 - latency.direct.p50)} ms | <= 1 ms |`);
     console.log(`| SELECT 1 latency p99 (${calls} calls) | ${fmt(latency.gateway.p99)} ms | ${fmt(latency.direct.p99)} ms direct pg | +${fmt(latency.gateway.p99 - latency.direct.p99)} ms | <= 5 ms |`);
+    console.log(`| (floor) the same hops without the gateway: HTTP server, one WebSocket, a member process, pg | p50 ${fmt(latency.floor.p50)} ms, p99 ${fmt(latency.floor.p99)} ms | ${fmt(latency.direct.p50)} / ${fmt(latency.direct.p99)} ms direct pg | the machine's share: +${fmt(latency.floor.p50 - latency.direct.p50)} / +${fmt(latency.floor.p99 - latency.direct.p99)} ms; the gateway's own: +${fmt(latency.gateway.p50 - latency.floor.p50)} / +${fmt(latency.gateway.p99 - latency.floor.p99)} ms | |`);
     console.log(`| no-op live throughput (concurrency ${concurrency}) | ${full.toFixed(0)} /s | ${raw.toFixed(0)} jobs/s raw BullMQ (${raw1.toFixed(0)} before, ${raw2.toFixed(0)} after) | ratio ${(full / raw).toFixed(2)} | >= 1.0 |`);
     console.log(`| failover after SIGKILL: longest gap without an answer | ${killed.gap} ms | query every 20 ms | first answer ${killed.first} ms after the kill | <= 250 ms |`);
     console.log(`| failover after SIGKILL: client-visible errors | ${killed.errors} | ${killed.answers} answers | | 0 |`);
