@@ -98,6 +98,18 @@ describe('PostgreSQL connector (real server)', () => {
     expect(outside.rows).toEqual([[1]]);
   });
 
+  it('keeps the default timeout of every pooled connection whatever a statement or a connection test tries, so default-timeout queries need no SET', async () => {
+    // A statement that tries to change its session's settings: undone with its read-only transaction.
+    await Promise.all(Array.from({ length: 20 }, () => pg.query(`SELECT set_config('statement_timeout', '0', false), set_config('default_transaction_read_only', 'off', false)`, { maxRows: 1, timeoutMs: 30_000 })));
+    await Promise.all(Array.from({ length: 20 }, () => pg.test(1_234)));
+    const seen = await Promise.all(
+      Array.from({ length: 20 }, () => pg.query(`SELECT current_setting('statement_timeout'), current_setting('default_transaction_read_only'), current_setting('transaction_read_only'), pg_sleep(0.02)::text`, { maxRows: 1, timeoutMs: 30_000 })),
+    );
+    expect(new Set(seen.map((r) => JSON.stringify(r.rows[0].slice(0, 3))))).toEqual(new Set([JSON.stringify(['30s', 'off', 'on'])]));
+    // A query with its own timeout still gets it.
+    expect((await pg.query(`SELECT current_setting('statement_timeout')`, { maxRows: 1, timeoutMs: 1_500 })).rows).toEqual([['1500ms']]);
+  });
+
   it('reads a COPY snapshot back exactly as decoding the rows would give, for every common type and awkward text', async () => {
     const sql = `SELECT g AS i4, g::int2 AS i2, (g * 10000000000)::int8 AS i8, (g / 3.0)::numeric(20, 10) AS num, g::float8 / 3 AS f8, g::float4 / 7 AS f4,
         CASE g WHEN 1 THEN 'NaN'::float8 WHEN 2 THEN 'Infinity'::float8 WHEN 3 THEN '-Infinity'::float8 ELSE -g::float8 END AS special,

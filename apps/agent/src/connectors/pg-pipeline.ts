@@ -69,6 +69,8 @@ export class ReadOnlyPipeline implements Submittable {
     private readonly rowLimit: number,
     private readonly timeoutMs: number,
     sink?: RowSink,
+    /** The connection's session already has this statement timeout: the SET LOCAL step is left out. */
+    private readonly sessionTimeoutMs?: number,
   ) {
     this.sink = sink ?? null;
   }
@@ -83,7 +85,8 @@ export class ReadOnlyPipeline implements Submittable {
     };
     writeTogether(connection, () => {
       step('BEGIN READ ONLY');
-      step(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(this.timeoutMs))}`);
+      const timeout = Math.max(1, Math.floor(this.timeoutMs));
+      if (timeout !== this.sessionTimeoutMs) step(`SET LOCAL statement_timeout = ${timeout}`);
       wire.parse({ text: this.sql, types: [] });
       wire.bind({});
       wire.describe({ type: 'P', name: '' });

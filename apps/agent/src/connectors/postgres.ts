@@ -1,4 +1,5 @@
 import { Pool, type PoolClient, type QueryResult } from 'pg';
+import { DEFAULT_QUERY_TIMEOUT_MS } from '@gateway/domain';
 import { CopyOut } from './pg-copy';
 import { ReadOnlyPipeline } from './pg-pipeline';
 import { Slots } from './slots';
@@ -49,6 +50,8 @@ export class PostgresConnector implements Connector {
     this.where = `${s.host}:${s.port}/${s.database}`;
     const pool = (max: number) => {
       const p = new Pool({
+        // Live queries with the default timeout need no SET LOCAL of their own (see ReadOnlyPipeline).
+        statement_timeout: DEFAULT_QUERY_TIMEOUT_MS,
         host: s.host,
         port: s.port,
         database: s.database,
@@ -77,13 +80,17 @@ export class PostgresConnector implements Connector {
 
   async test(timeoutMs: number) {
     const c = await this.client();
+    let broken = false;
     try {
-      await c.query(`SET statement_timeout = ${Math.floor(timeoutMs)}`);
-      await c.query('SELECT 1');
+      // Local to a transaction, so the session keeps the timeout the live pipeline relies on.
+      await c.query(`BEGIN READ ONLY; SET LOCAL statement_timeout = ${Math.floor(timeoutMs)}; SELECT 1; ROLLBACK`);
     } catch (e) {
+      await c.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
       throw classify(e, this.where);
     } finally {
-      c.release();
+      c.release(broken);
     }
   }
 
@@ -98,7 +105,7 @@ export class PostgresConnector implements Connector {
     signal?.addEventListener('abort', cancel);
     let broken = false;
     try {
-      const pipeline = new ReadOnlyPipeline(stripTrailingSemicolons(sql), maxRows + 1, timeoutMs, sink);
+      const pipeline = new ReadOnlyPipeline(stripTrailingSemicolons(sql), maxRows + 1, timeoutMs, sink, DEFAULT_QUERY_TIMEOUT_MS);
       void c.query(pipeline);
       const res = await pipeline.done;
       if (sink) return { columns: [], rows: [], truncated: res.suspended };
