@@ -65,10 +65,20 @@ export const MemberSettings = z.object({
 });
 export type MemberSettings = z.infer<typeof MemberSettings>;
 
+/**
+ * The data source of live work: in full (its connection and sealed credentials) the first time a connection
+ * carries work on it, and after it changed; afterwards only its id and version, which the member already holds.
+ */
+export const DataSourceRef = z.object({ id: z.string(), version: z.string() }).strict();
+export type DataSourceRef = z.infer<typeof DataSourceRef>;
+const DataSourceOnLink = z.union([JobDataSource, DataSourceRef]);
+/** Whether live work carries its data source in full (else only its id and version). */
+export const isFullDataSource = (ds: JobDataSource | DataSourceRef): ds is JobDataSource => 'type' in ds;
+
 /** Live work: a query, a connection test or a no-op, answered on the same connection. */
 export const LiveWork = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('query'), dataSource: JobDataSource, sql: z.string(), maxRows: z.number().int().positive(), timeoutMs: z.number().int().positive(), maxBytes: z.number().int().positive() }),
-  z.object({ kind: z.literal('test-connection'), dataSource: JobDataSource, timeoutMs: z.number().int().positive() }),
+  z.object({ kind: z.literal('query'), dataSource: DataSourceOnLink, sql: z.string(), maxRows: z.number().int().positive(), timeoutMs: z.number().int().positive(), maxBytes: z.number().int().positive() }),
+  z.object({ kind: z.literal('test-connection'), dataSource: DataSourceOnLink, timeoutMs: z.number().int().positive() }),
   z.object({ kind: z.literal('ping') }),
 ]);
 export type LiveWork = z.infer<typeof LiveWork>;

@@ -1,4 +1,4 @@
-import { NetworkConnection, PasswordCredentials, SqliteConnection, type JobDataSource } from '@gateway/domain';
+import { isFullDataSource, NetworkConnection, PasswordCredentials, SqliteConnection, type DataSourceRef, type JobDataSource } from '@gateway/domain';
 import { openFromCluster } from '@gateway/domain/crypto';
 import { MysqlConnector } from './mysql';
 import { PostgresConnector } from './postgres';
@@ -37,7 +37,22 @@ export class ConnectorCache {
     private readonly liveConnections = 16,
   ) {}
 
-  get(ds: JobDataSource): Connector {
+  /** Data sources as last given in full, so that later work can name them by id and version only. */
+  private readonly definitions = new Map<string, JobDataSource>();
+
+  /** The connector of a data source given in full, or by the id and version of one given before. */
+  get(given: JobDataSource | DataSourceRef): Connector {
+    let ds: JobDataSource;
+    if (isFullDataSource(given)) {
+      ds = given;
+      this.definitions.set(ds.id, ds);
+    } else {
+      const known = this.definitions.get(given.id);
+      if (!known || known.version !== given.version) {
+        throw new ConnectorError('bad_request', `data source ${given.id} (version ${given.version}) was never sent to this member in full: the control plane must send it again`);
+      }
+      ds = known;
+    }
     const hit = this.cache.get(ds.id);
     if (hit && hit.version === ds.version) return hit.connector;
     if (hit) void hit.connector.close().catch(() => undefined);

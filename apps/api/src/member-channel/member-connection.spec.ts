@@ -55,4 +55,21 @@ describe('MemberConnection', () => {
     expect(conn.accept(result('q3'), 10)).toBeNull();
     expect(conn.accept({ t: 'refresh-end', id: 'run-1', outcome: 'done' }, 10)).toMatch(/not this member's/);
   });
+
+  it('sends a data source in full once per connection and version, then only its id and version', () => {
+    const { ws, sent } = socket();
+    const conn = new MemberConnection(ws, member, 'conn-1');
+    const ds = (version: string) => ({ id: 'ds1', name: 'pg', type: 'postgres' as const, connection: { host: 'db' }, credentials: null, version });
+    const sink = { frame: () => undefined, lost: () => undefined };
+    const query = (version: string) => ({ kind: 'query' as const, dataSource: ds(version), sql: 'SELECT 1', maxRows: 1, timeoutMs: 1000, maxBytes: 1000 });
+    conn.startLive('q1', query('v1'), sink);
+    conn.startLive('q2', query('v1'), sink);
+    conn.startLive('q3', query('v2'), sink);
+    const carried = sent.map((m) => (m.t === 'live' && m.work.kind === 'query' ? m.work.dataSource : null));
+    expect(carried).toEqual([ds('v1'), { id: 'ds1', version: 'v1' }, ds('v2')]);
+    // A new connection of the same member starts from nothing.
+    const next = socket();
+    new MemberConnection(next.ws, member, 'conn-2').startLive('q4', query('v2'), sink);
+    expect(next.sent[0]).toMatchObject({ work: { dataSource: ds('v2') } });
+  });
 });

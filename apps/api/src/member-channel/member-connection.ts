@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import type { LiveWork, MemberMessage, MemberMessageOf, ServerMessage } from '@gateway/domain';
+import { isFullDataSource, type LiveWork, type MemberMessage, type MemberMessageOf, type ServerMessage } from '@gateway/domain';
 
 /** The frames of one live request's answer, and how the request can end without one. */
 export type LiveFrame = MemberMessageOf<'result' | 'columns' | 'rows' | 'end' | 'error'>;
@@ -60,12 +60,23 @@ export class MemberConnection {
     return true;
   }
 
+  /** Data sources (id -> version) this connection has carried in full: later work names them only. */
+  private readonly known = new Map<string, string>();
+
   /** Sends live work; its frames go to the sink until an answer ends it or the connection is lost. */
   startLive(id: string, work: LiveWork, sink: LiveSink): boolean {
     if (this.closed) return false;
     this.live.set(id, sink);
-    this.send({ t: 'live', id, work });
+    this.send({ t: 'live', id, work: this.compact(work) });
     return true;
+  }
+
+  private compact(work: LiveWork): LiveWork {
+    if (work.kind === 'ping' || !isFullDataSource(work.dataSource)) return work;
+    const ds = work.dataSource;
+    if (this.known.get(ds.id) === ds.version) return { ...work, dataSource: { id: ds.id, version: ds.version } };
+    this.known.set(ds.id, ds.version);
+    return work;
   }
 
   /** The caller gave up: the member stops the work, and anything it still sends about it is dropped quietly. */
