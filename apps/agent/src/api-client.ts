@@ -1,5 +1,5 @@
 import { CliError } from './errors';
-import { ControlPlaneNetwork } from './transport';
+import { ControlPlaneNetwork, parseControlPlaneUrl } from './transport';
 
 export class ApiError extends CliError {
   constructor(
@@ -11,17 +11,11 @@ export class ApiError extends CliError {
   }
 }
 
-/** Checks and normalises an API base URL given on the command line (admin commands: any http(s) address). */
-export function parseApiUrl(value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new CliError(`--api "${value}" is not a URL: give the control plane's address, e.g. https://gateway.example.com`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError(`--api must be an http:// or https:// URL, not ${url.protocol}//`);
-  return url.toString().replace(/\/+$/, '');
-}
+/**
+ * Checks and normalises an API base URL given to an admin command: the same rules as a member's (see
+ * parseControlPlaneUrl), except that plain http:// is the admin's call (they sign in with their own token).
+ */
+export const parseApiUrl = (value: string): string => parseControlPlaneUrl(value, { insecureHttp: true });
 
 /**
  * A small JSON client for the control plane; every failure becomes one readable line. It goes through the same

@@ -6,6 +6,7 @@ import { CONFIG, type Config } from '../config/config';
 import { RedisService } from '../redis/redis.service';
 import { routingOf, type ClusterRow } from '../clusters/views';
 import { ClusterMirror } from './cluster-mirror';
+import { safeJson } from '../common/safe-json';
 
 export interface MemberRow {
   id: string;
@@ -181,11 +182,3 @@ if v then
   end
 end
 return 0`;
-
-const safeJson = (text: string): unknown => {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
-};

@@ -6,6 +6,7 @@ import { CONFIG, type Config } from '../config/config';
 import { RedisService } from '../redis/redis.service';
 import { MemberHub } from './member-hub.service';
 import type { LiveFrame, LiveSink } from './member-connection';
+import { safeJson } from '../common/safe-json';
 
 /** What one instance asks of the instance holding a member (its inbox). */
 const Forwarded = z.discriminatedUnion('t', [
@@ -131,11 +132,3 @@ export class MemberRelay implements OnModuleInit, OnModuleDestroy {
     }
   }
 }
-
-const safeJson = (text: string): unknown => {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
-};
