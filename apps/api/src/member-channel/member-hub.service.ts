@@ -150,7 +150,8 @@ export class MemberHub implements OnModuleDestroy {
           return refuse(CLOSE.unauthorized, 'the signature does not match the member key, or answers another challenge: check the agent config');
         }
         clearTimeout(timer);
-        ws.off('message', onMessage);
+        // From here on the admitted connection's own handler reads every frame (once).
+        ws.off('message', handshakeFrame);
         await this.admit(ws, member, hello, Math.min(hello.protocol.max, PROTOCOL_VERSION), peer).catch((e: Error) => {
           this.logger.error(`could not admit member ${member!.id} of cluster ${member!.clusterId}: ${e.message}`);
           ws.close(1011, 'the control plane could not admit this member now; retrying is fine');
@@ -158,7 +159,8 @@ export class MemberHub implements OnModuleDestroy {
         return;
       }
     };
-    ws.on('message', (data, isBinary) => void onMessage(data, isBinary));
+    const handshakeFrame = (data: RawData, isBinary: boolean) => void onMessage(data, isBinary);
+    ws.on('message', handshakeFrame);
   }
 
   private async admit(ws: WebSocket, member: { id: string; name: string; clusterId: string }, hello: Extract<MemberMessage, { t: 'hello' }>, protocol: number, peer: string) {
