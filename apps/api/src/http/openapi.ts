@@ -71,7 +71,9 @@ export function buildOpenApi(routes: RouteDoc[]) {
   }
   return {
     openapi: '3.0.3',
-    info: { title: 'Gateway control plane', version: VERSION, description: 'On-premises data gateway with high-availability clusters' },
+    info: { title: 'Gateway control plane', version: VERSION, description:
+        "On-premises data gateway with high-availability clusters. Members (gateway agents) do not use these routes for their work: each keeps one WebSocket to `/api/agents/connect` (wss:// when the API serves HTTPS), authenticated by signing a per-connection nonce with its Ed25519 key; every message both ways is a zod schema of libs/domain/src/protocol.ts. The member's remaining HTTPS calls are the `agents` routes below.",
+    },
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     security: [{ bearer: [] }],
     paths,
