@@ -6,5 +6,7 @@ export const ErrorBody = z.object({
   error: z.string(),
   message: z.string(),
   field: z.string().optional(),
+  /** For 503: what is down, e.g. "the queue store (Redis) is unreachable". */
+  detail: z.string().optional(),
 });
 export type ErrorBody = z.infer<typeof ErrorBody>;

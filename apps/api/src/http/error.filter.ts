@@ -1,6 +1,8 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorBody } from '@gateway/domain';
+import { ApiError } from './errors';
+import { OUTAGE_RETRY_AFTER_S, outageOf, STORE_NAMES, type Store } from './outage';
 
 /** Fastify's own client errors (body parsing, limits), mapped to our error shape. */
 const FASTIFY_ERRORS: Record<string, { status: number; message: string }> = {
@@ -41,17 +43,45 @@ export function toErrorBody(exception: unknown): ErrorBody {
   return { statusCode: 500, error: 'internal server error', message: 'the server failed to handle the request; the error is in its log' };
 }
 
+/** How often an outage of one store is logged while it lasts: once, then at most every this long. */
+const OUTAGE_LOG_EVERY_MS = 10_000;
+
+/**
+ * Every error becomes one JSON body (ErrorBody). What is logged, and how loudly, follows from what it is: an outcome
+ * the caller caused or expects (4xx, and our own 5xx such as "no member can serve" or a timeout) is not a fault of
+ * this server and goes at info or warn, without a stack; a store that is out of reach answers 503 naming it, with
+ * Retry-After, and is logged once per outage rather than per request; anything else is a real fault: 500, logged at
+ * error with its stack.
+ */
 @Catch()
 export class ErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger(ErrorFilter.name);
+  private readonly outageLoggedAt = new Map<Store, number>();
 
   catch(exception: unknown, host: ArgumentsHost) {
     const ctx = host.switchToHttp();
     const reply = ctx.getResponse<FastifyReply>();
     const req = ctx.getRequest<FastifyRequest>();
-    const body = toErrorBody(exception);
-    if (body.statusCode >= 500) {
-      this.logger.error(`${req.method} ${req.url} failed: ${(exception as Error)?.message}`, (exception as Error)?.stack);
+    const where = `${req.method} ${req.url.split('?')[0]}`;
+    const store = exception instanceof HttpException ? null : outageOf(exception);
+    let body: ErrorBody;
+    if (store) {
+      body = { statusCode: 503, error: 'unavailable', message: `${STORE_NAMES[store]} is unreachable; try again shortly`, detail: `${STORE_NAMES[store]} is unreachable` };
+      void reply.header('retry-after', String(OUTAGE_RETRY_AFTER_S));
+      const last = this.outageLoggedAt.get(store) ?? 0;
+      if (Date.now() - last > OUTAGE_LOG_EVERY_MS) {
+        this.outageLoggedAt.set(store, Date.now());
+        this.logger.warn(`${STORE_NAMES[store]} is unreachable: ${where} answered 503 (${(exception as Error)?.message}); said once per ${OUTAGE_LOG_EVERY_MS / 1000} s while it lasts`);
+      }
+    } else {
+      body = toErrorBody(exception);
+      if (body.statusCode < 500) {
+        // The caller's doing (bad input, no access, not found): the answer says it all.
+      } else if (exception instanceof ApiError) {
+        this.logger.warn(`${where} answered ${body.statusCode}: ${body.message}`);
+      } else {
+        this.logger.error(`${where} failed: ${(exception as Error)?.message}`, (exception as Error)?.stack);
+      }
     }
     void reply.status(body.statusCode).header('content-type', 'application/json; charset=utf-8').send(body);
   }

@@ -1,0 +1,140 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { generateClusterKeyPair, generateMemberKeyPair, sealPrivateKey } from '@gateway/domain/crypto';
+import { startTestApi, type TestApi } from './support/test-env';
+
+/**
+ * Expected outcomes and outages, as an operator sees them in the answers and the log: "no member can serve" is an
+ * answer, not a fault (warn, no stack trace), and a store out of reach answers 503 naming it with Retry-After, never
+ * 500, and is logged once. The Redis that goes down is a private one started by this test, never the shared one.
+ */
+const PASSWORD = 'long enough password';
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+
+/** A Redis of this test's own, on `port`, keeping nothing on disk. */
+async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${out}`)), 10_000);
+    child.stdout!.on('data', (d) => {
+      out += d;
+      if (out.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}:\n${out}`)));
+  });
+  return child;
+}
+
+async function stopRedis(child: ChildProcess) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+type Answer = { status: number; body: { statusCode?: number; error?: string; message?: string; detail?: string }; retryAfter: string | null };
+
+async function post(api: TestApi, path: string, token: string): Promise<Answer> {
+  const res = await fetch(api.url + path, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+  return { status: res.status, body: (await res.json()) as Answer['body'], retryAfter: res.headers.get('retry-after') };
+}
+
+/** A signed-up admin and a cluster whose only member has never connected. */
+async function clusterWithoutMembers(api: TestApi) {
+  const signup = await fetch(`${api.url}/api/auth/signup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'ops@example.com', password: PASSWORD }) });
+  const { token } = (await signup.json()) as { token: string };
+  const keys = generateClusterKeyPair();
+  const created = await fetch(`${api.url}/api/clusters`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      name: 'Plant',
+      publicKey: keys.publicKey,
+      keyEnvelope: await sealPrivateKey(keys.privateKey, 'recovery-key', { memoryKiB: 19456, iterations: 2, parallelism: 1 }),
+      member: { name: 'm1', hostName: 'h', agentVersion: '0.1.0', publicKey: generateMemberKeyPair().publicKey },
+    }),
+  });
+  const { clusterId } = (await created.json()) as { clusterId: string };
+  return { token, clusterId };
+}
+
+const logLines = (api: TestApi) => api.logs.join('').split('\n').filter(Boolean);
+
+describe('expected outcomes are answers, not faults', () => {
+  let api: TestApi;
+  afterAll(async () => api?.close());
+
+  it('logs a run of 100 "no member can serve" answers at warn, without one stack trace', async () => {
+    api = await startTestApi();
+    const { token, clusterId } = await clusterWithoutMembers(api);
+    const before = logLines(api).length;
+    for (let i = 0; i < 100; i++) {
+      const r = await post(api, `/api/clusters/${clusterId}/ping`, token);
+      expect([r.status, r.body.message]).toEqual([503, expect.stringMatching(/^no member of cluster "Plant" can serve this now: /)]);
+    }
+    const lines = logLines(api).slice(before).map((l) => JSON.parse(l) as { level: number; msg: string; stack?: string });
+    const answers = lines.filter((l) => /answered 503: no member of cluster/.test(l.msg));
+    expect(answers).toHaveLength(100);
+    expect(answers.every((l) => l.level === 40)).toBe(true);
+    expect(lines.filter((l) => l.level >= 50)).toEqual([]);
+    expect(lines.filter((l) => l.stack !== undefined || /\n\s+at /.test(l.msg))).toEqual([]);
+  }, 60_000);
+});
+
+describe('a store out of reach', () => {
+  let api: TestApi;
+  let redis: ChildProcess;
+  let port: number;
+  afterAll(async () => {
+    if (redis) await stopRedis(redis);
+    // Its Redis is gone with its keys: close() would try to sweep them on the private server.
+    if (redis) redis = await startRedis(port);
+    await api?.close();
+    if (redis) await stopRedis(redis);
+  }, 60_000);
+
+  it('answers 503 naming Redis with Retry-After while its Redis is down (never 500), logs it once, and answers again once it is back', async () => {
+    port = await freePort();
+    redis = await startRedis(port);
+    api = await startTestApi({ REDIS_URL: `redis://127.0.0.1:${port}` });
+    const { token, clusterId } = await clusterWithoutMembers(api);
+    expect((await post(api, `/api/clusters/${clusterId}/ping`, token)).status).toBe(503);
+    await stopRedis(redis);
+    const before = logLines(api).length;
+    const during: Answer[] = [];
+    for (let i = 0; i < 30; i++) during.push(await post(api, `/api/clusters/${clusterId}/ping`, token));
+    expect(during.filter((r) => r.status === 500)).toEqual([]);
+    const outage = during.filter((r) => r.body.detail);
+    expect(outage.length).toBeGreaterThanOrEqual(25);
+    expect(outage[0]).toEqual({
+      status: 503,
+      body: { statusCode: 503, error: 'unavailable', message: 'the queue store (Redis) is unreachable; try again shortly', detail: 'the queue store (Redis) is unreachable' },
+      retryAfter: '2',
+    });
+    const said = logLines(api).slice(before).filter((l) => l.includes('is unreachable'));
+    expect(said).toHaveLength(1);
+    expect(said[0]).not.toMatch(/"stack"|\\n\s+at /);
+    // Back on the same port: the API reconnects by itself, and the answer is again the cluster's own.
+    redis = await startRedis(port);
+    const deadline = Date.now() + 10_000;
+    let last: Answer;
+    do {
+      last = await post(api, `/api/clusters/${clusterId}/ping`, token);
+      if (last.body.message?.startsWith('no member of cluster')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    } while (Date.now() < deadline);
+    expect([last.status, last.body.detail, last.body.message]).toEqual([503, undefined, expect.stringMatching(/^no member of cluster "Plant" can serve this now/)]);
+    expect(logLines(api).filter((l) => l.includes('"level":50'))).toEqual([]);
+  }, 60_000);
+});
