@@ -104,7 +104,7 @@ describe('a store out of reach', () => {
     if (redis) await stopRedis(redis);
   }, 60_000);
 
-  it('answers 503 naming Redis with Retry-After while its Redis is down (never 500), logs it once, and answers again once it is back', async () => {
+  it('answers 503 naming Redis with Retry-After while its Redis is down (never 500), logs it once, keeps sign-in working with limits counted per instance, and answers again once it is back', async () => {
     port = await freePort();
     redis = await startRedis(port);
     api = await startTestApi({ REDIS_URL: `redis://127.0.0.1:${port}` });
@@ -122,9 +122,16 @@ describe('a store out of reach', () => {
       body: { statusCode: 503, error: 'unavailable', message: 'the queue store (Redis) is unreachable; try again shortly', detail: 'the queue store (Redis) is unreachable' },
       retryAfter: '2',
     });
-    const said = logLines(api).slice(before).filter((l) => l.includes('is unreachable'));
+    const said = logLines(api).slice(before).filter((l) => l.includes('is unreachable:') && l.includes('answered 503'));
     expect(said).toHaveLength(1);
     expect(said[0]).not.toMatch(/"stack"|\\n\s+at /);
+    // Sign-in needs only PostgreSQL: it keeps working, its limits counted by this instance alone (said once).
+    const login = (password: string) => fetch(`${api.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'ops@example.com', password }) });
+    expect((await login(PASSWORD)).status).toBe(200);
+    const wrong: number[] = [];
+    for (let i = 0; i < 11; i++) wrong.push((await login('not the password')).status);
+    expect(wrong).toEqual([...Array(10).fill(401), 429]);
+    expect(logLines(api).filter((l) => l.includes('sign-in limits are counted by this API instance alone'))).toHaveLength(1);
     // Back on the same port: the API reconnects by itself, and the answer is again the cluster's own.
     redis = await startRedis(port);
     const deadline = Date.now() + 10_000;

@@ -4,13 +4,21 @@ import { Agent } from '../runtime/agent';
 import { CliError } from '../errors';
 import { parseNumberOption } from './options';
 
+/** Paths redacted wherever they appear in a log object of the agent. */
+export const LOG_REDACT = ['*.password', '*.recoveryKey', '*.privateKey', '*.memberPrivateKey', '*.clusterPrivateKey', '*.token', '*.credentials', '*.proxy', '*.authorization'];
+
 /** `gateway run`: the agent process, until SIGTERM or SIGINT. */
 export async function run(opts: { config?: string; liveConcurrency?: string; liveSlowMs?: string }) {
   const concurrency = parseNumberOption(opts.liveConcurrency, '--live-concurrency', 1, 256, true);
   // Kept so that service definitions written for earlier versions still start; live work no longer has lanes.
   parseNumberOption(opts.liveSlowMs, '--live-slow-ms', 0.01, 60_000, false);
   const config = readAgentConfig(resolveConfigPath(opts.config));
-  const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'agent', clusterId: config.clusterId, memberId: config.memberId } });
+  const log = pino({
+    level: process.env.LOG_LEVEL ?? 'info',
+    base: { service: 'agent', clusterId: config.clusterId, memberId: config.memberId },
+    // As the API's: a secret that reaches a log object by mistake is written as [redacted].
+    redact: { paths: LOG_REDACT, censor: '[redacted]' },
+  });
   let removed: string | null = null;
   let done: () => void = () => undefined;
   const agent = new Agent(config, log, {

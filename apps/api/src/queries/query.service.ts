@@ -99,13 +99,16 @@ export class QueryService {
     return { memberId, memberName: member?.name ?? memberId, reason: server?.reason ?? 'chosen as routing changed' };
   }
 
-  /** One server of the decision: the only one, or in `distribute` the least busy (its live slots and this instance's requests). */
+  /**
+   * One server of the decision: the only one, or in `distribute` the least busy: the busier of what it last reported
+   * (all instances' work) and what this instance has in flight to it (not reported yet), ties at random.
+   */
   private pick(servers: Server[], presence: Map<string, Presence>): Server {
     if (servers.length === 1) return servers[0];
     let best: Server[] = [];
     let load = Infinity;
     for (const s of servers) {
-      const l = (presence.get(s.memberId)?.busy ?? 0) + (this.inflight.get(s.memberId) ?? 0);
+      const l = Math.max(presence.get(s.memberId)?.busy ?? 0, this.inflight.get(s.memberId) ?? 0);
       if (l < load) {
         load = l;
         best = [s];
