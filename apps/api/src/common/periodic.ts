@@ -10,6 +10,7 @@ export class Periodic {
     private readonly everyMs: number,
     private readonly task: () => Promise<void>,
     private readonly onError: (e: Error) => void,
+    private readonly onSuccess: () => void = () => undefined,
   ) {}
 
   start() {
@@ -26,6 +27,7 @@ export class Periodic {
     this.running = true;
     try {
       await this.task();
+      this.onSuccess();
     } catch (e) {
       this.onError(e as Error);
     } finally {

@@ -5,6 +5,7 @@ import { PrismaService } from '../database/prisma.service';
 import { RefreshQueueService } from '../queue/refresh-queue.service';
 import { RefreshRunsService } from './refresh-runs.service';
 import { Periodic } from '../common/periodic';
+import { OutageWatch } from '../common/outage-watch';
 
 /** Time a refresh may wait for a member beyond its retry policy before it fails. */
 const QUEUE_ALLOWANCE_MS = 5 * 60_000;
@@ -25,7 +26,8 @@ export class ReconcilerService implements OnApplicationBootstrap, OnModuleDestro
     private readonly runs: RefreshRunsService,
     @Inject(CONFIG) config: Config,
   ) {
-    this.periodic = new Periodic(config.RECONCILE_INTERVAL_MS, () => this.reconcile(), (e) => this.logger.error(`reconcile failed: ${e.message}`));
+    const watch = new OutageWatch(this.logger, 'reconciler');
+    this.periodic = new Periodic(config.RECONCILE_INTERVAL_MS, () => this.reconcile(), (e) => watch.failed(e), () => watch.succeeded());
     this.stallMs = config.REFRESH_STALL_MS;
   }
 

@@ -4,6 +4,7 @@ import { CONFIG, type Config } from '../config/config';
 import { PrismaService } from '../database/prisma.service';
 import { RefreshesService } from './refreshes.service';
 import { Periodic } from '../common/periodic';
+import { OutageWatch } from '../common/outage-watch';
 
 /**
  * Fires schedules. Each tick is claimed in PostgreSQL by moving the dataset's nextRunAt with a compare-and-set,
@@ -29,7 +30,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnModuleDestroy
     @Inject(CONFIG) config: Config,
   ) {
     this.leadMs = config.SCHEDULER_LEAD_MS;
-    this.periodic = new Periodic(config.SCHEDULER_INTERVAL_MS, () => this.tick(), (e) => this.logger.error(`scheduler tick failed: ${e.message}`));
+    const watch = new OutageWatch(this.logger, 'scheduler');
+    this.periodic = new Periodic(config.SCHEDULER_INTERVAL_MS, () => this.tick(), (e) => watch.failed(e), () => watch.succeeded());
   }
 
   onApplicationBootstrap() {

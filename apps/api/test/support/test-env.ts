@@ -7,7 +7,7 @@ import { createApp, type AppHandle } from '../../src/app';
 import { ensureDatabase, migrate } from '../../src/database/bootstrap';
 
 const SERVER = process.env.TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432';
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 const suffix = () => `${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
 
