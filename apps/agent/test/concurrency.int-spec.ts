@@ -48,6 +48,11 @@ it('runs 32 queries of 0.5 s at once on one member with --live-concurrency 32: a
 
 it('in distribute mode sends work to the member with free slots while the other is busy', async () => {
   expect((await json(`${api.url}/api/clusters/${clusterId}`, 'PATCH', { routing: { mode: 'distribute' } }, token)).status).toBe(200);
+  // Busy slots come with each member's heartbeat: wait until both report the last test's work done.
+  await eventually(async () => {
+    const members = (await json<{ name: string; activeJobs: number | null }[]>(`${api.url}/api/clusters/${clusterId}/members`, 'GET', undefined, token)).body;
+    expect(members.map((m) => [m.name, m.activeJobs]).sort()).toEqual([['a', 0], ['b', 0]]);
+  }, 5_000);
   // Both members serve; hold a few slots of whichever member takes the long queries...
   const long = Array.from({ length: 6 }, () => query('SELECT pg_sleep(1.5), 1'));
   await new Promise((r) => setTimeout(r, 300));
