@@ -1,10 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { createApp, type AppHandle } from '../src/app';
 import { loadConfig } from '../src/config/config';
-import { dropRedisPrefix, REDIS_URL } from './support/test-env';
+import { freePort, dropRedisPrefix, REDIS_URL } from './support/test-env';
 
 /**
  * The control plane's PostgreSQL restarted under a request loop: every answer is 200 or 503 (never 500), answers
@@ -16,13 +15,6 @@ const VERSION = '15';
 const NAME = `gwtest${randomBytes(3).toString('hex')}`;
 const PASSWORD = 'long enough password';
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 
 const pg = (...args: string[]) => execFileSync(args[0], args.slice(1), { stdio: 'pipe' }).toString();
 

@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { generateClusterKeyPair, generateMemberKeyPair, sealPrivateKey } from '@gateway/domain/crypto';
-import { startTestApi, type TestApi } from './support/test-env';
+import { freePort, startTestApi, type TestApi } from './support/test-env';
 
 /**
  * Expected outcomes and outages, as an operator sees them in the answers and the log: "no member can serve" is an
@@ -10,13 +9,6 @@ import { startTestApi, type TestApi } from './support/test-env';
  */
 const PASSWORD = 'long enough password';
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 
 /** A Redis of this test's own, on `port`, keeping nothing on disk. */
 async function startRedis(port: number): Promise<ChildProcess> {

@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/config/config';
 import { createApp, type AppHandle } from '../../src/app';
 import { ensureDatabase, migrate } from '../../src/database/bootstrap';
+import { createServer } from 'node:net';
 
 const SERVER = process.env.TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -119,3 +120,13 @@ export async function call<T = Record<string, unknown>>(
   }
   return { status: res.status, body: parsed as T };
 }
+
+/** A TCP port free on the loopback right now (for a server a test starts on its own). */
+export const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+
