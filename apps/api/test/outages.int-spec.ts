@@ -96,7 +96,7 @@ describe('a store out of reach', () => {
     if (redis) await stopRedis(redis);
   }, 60_000);
 
-  it('answers 503 naming Redis with Retry-After while its Redis is down (never 500), logs it once, keeps sign-in working with limits counted per instance, and answers again once it is back', async () => {
+  it('answers 503 naming Redis with Retry-After while its Redis is down (never 500), logs it once, keeps sign-in and the cluster lists working (presence unknown), and answers again once it is back', async () => {
     port = await freePort();
     redis = await startRedis(port);
     api = await startTestApi({ REDIS_URL: `redis://127.0.0.1:${port}` });
@@ -117,6 +117,13 @@ describe('a store out of reach', () => {
     const said = logLines(api).slice(before).filter((l) => l.includes('is unreachable:') && l.includes('answered 503'));
     expect(said).toHaveLength(1);
     expect(said[0]).not.toMatch(/"stack"|\\n\s+at /);
+    // The cluster and member lists need only PostgreSQL: 200, with presence unknown rather than everyone offline.
+    const get = async (path: string) => {
+      const res = await fetch(api.url + path, { headers: { authorization: `Bearer ${token}` } });
+      return { status: res.status, body: (await res.json()) as unknown };
+    };
+    expect(await get('/api/clusters')).toEqual({ status: 200, body: [expect.objectContaining({ id: clusterId, onlineCount: 0, presenceKnown: false })] });
+    expect(await get(`/api/clusters/${clusterId}/members`)).toEqual({ status: 200, body: [expect.objectContaining({ name: 'm1', online: false, presenceKnown: false })] });
     // Sign-in needs only PostgreSQL: it keeps working, its limits counted by this instance alone (said once).
     const login = (password: string) => fetch(`${api.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'ops@example.com', password }) });
     expect((await login(PASSWORD)).status).toBe(200);
@@ -134,6 +141,7 @@ describe('a store out of reach', () => {
       await new Promise((r) => setTimeout(r, 100));
     } while (Date.now() < deadline);
     expect([last.status, last.body.detail, last.body.message]).toEqual([503, undefined, expect.stringMatching(/^no member of cluster "Plant" can serve this now/)]);
+    expect(await get('/api/clusters')).toEqual({ status: 200, body: [expect.objectContaining({ id: clusterId, presenceKnown: true })] });
     expect(logLines(api).filter((l) => l.includes('"level":50'))).toEqual([]);
   }, 60_000);
 });

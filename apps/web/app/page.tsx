@@ -52,9 +52,15 @@ export default function ClustersPage() {
                     {c.description ? <div className="muted">{c.description}</div> : null}
                   </td>
                   <td>
-                    <span className={c.onlineCount === 0 ? 'down' : c.onlineCount < c.memberCount ? 'warn' : 'up'}>
-                      {c.onlineCount} of {c.memberCount} online
-                    </span>
+                    {c.presenceKnown ? (
+                      <span className={c.onlineCount === 0 ? 'down' : c.onlineCount < c.memberCount ? 'warn' : 'up'}>
+                        {c.onlineCount} of {c.memberCount} online
+                      </span>
+                    ) : (
+                      <span className="warn" title="the control plane cannot read presence now (its Redis is down)">
+                        presence unknown ({c.onlineCount} of {c.memberCount} known online)
+                      </span>
+                    )}
                   </td>
                   <td>{c.routing.mode === 'primary' ? 'primary first' : 'distribute'}</td>
                   <td>{c.role === 'admin' ? 'Admin' : 'User'}</td>

@@ -68,7 +68,10 @@ export const ClusterView = z.object({
   description: z.string(),
   contact: z.string(),
   memberCount: z.number().int(),
+  /** Members online; while presence is unknown (the control plane's Redis is down), those known to be. */
   onlineCount: z.number().int(),
+  /** False while the control plane cannot read presence (its Redis is down): online counts only what it knows first-hand. */
+  presenceKnown: z.boolean(),
   /** The caller's role on this cluster. */
   role: z.enum(['admin', 'user']),
   routing: RoutingSettings,
@@ -119,6 +122,8 @@ export type UpdateClusterRequest = z.infer<typeof UpdateClusterRequest>;
 /** A member with its live status, as admins see it. */
 export const MemberStatusView = MemberView.extend({
   online: z.boolean(),
+  /** False while the control plane cannot read presence: `online: false` then means "not known to be online". */
+  presenceKnown: z.boolean(),
   draining: z.boolean(),
   lastHeartbeat: z.string().nullable(),
   cpu: z.number().nullable(),

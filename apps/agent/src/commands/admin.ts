@@ -61,7 +61,7 @@ async function resolveMember(api: ApiClient, ref: string): Promise<MemberStatusV
   return found[0];
 }
 
-const statusOf = (m: MemberStatusView) => (m.online ? 'online' : m.draining ? 'draining' : 'offline');
+const statusOf = (m: MemberStatusView) => (m.online ? 'online' : m.draining ? 'draining' : m.presenceKnown === false ? 'unknown' : 'offline');
 const ago = (iso: string | null) => (iso ? `${Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 100) / 10)} s ago` : null);
 
 /** The admin commands (the reference product's PowerShell scripts). */
@@ -105,7 +105,7 @@ export function registerAdminCommands(program: Command, out: Out) {
   common(program.command('clusters').description('List the clusters you can see, with their members online and routing mode.')).action(async (opts: Common) => {
     const clusters = await client(opts).request<ClusterView[]>('GET', '/api/clusters');
     print(out, opts, clusters, () =>
-      table(['NAME', 'ID', 'ROLE', 'ONLINE', 'ROUTING', 'DESCRIPTION'], clusters.map((c) => [c.name, c.id, c.role, `${c.onlineCount}/${c.memberCount}`, c.routing.mode, c.description])),
+      table(['NAME', 'ID', 'ROLE', 'ONLINE', 'ROUTING', 'DESCRIPTION'], clusters.map((c) => [c.name, c.id, c.role, `${c.onlineCount}/${c.memberCount}${c.presenceKnown === false ? ' (presence unknown)' : ''}`, c.routing.mode, c.description])),
     );
   });
 

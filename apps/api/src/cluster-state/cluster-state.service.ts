@@ -7,6 +7,7 @@ import { RedisService } from '../redis/redis.service';
 import { routingOf, type ClusterRow } from '../clusters/views';
 import { ClusterMirror } from './cluster-mirror';
 import { safeJson } from '../common/safe-json';
+import { outageOf } from '../http/outage';
 
 export interface MemberRow {
   id: string;
@@ -64,6 +65,28 @@ export class ClusterStateService implements OnModuleInit, OnModuleDestroy {
 
   onModuleDestroy() {
     this.subscriber.disconnect();
+  }
+
+  /** Presence of the members connected to this instance, which needs no Redis (MemberHub provides it). */
+  private local: (clusterId: string) => Map<string, Presence> = () => new Map();
+
+  provideLocalPresence(local: (clusterId: string) => Map<string, Presence>) {
+    this.local = local;
+  }
+
+  /**
+   * Presence for views: as `presence()` while Redis answers; while it is out of reach, what this instance knows
+   * first-hand (the members connected to it) with `known: false`, so a list shows presence as unknown rather than
+   * every member as offline.
+   */
+  async presenceView(clusterId: string, memberIds: string[]): Promise<{ presence: Map<string, Presence>; known: boolean }> {
+    try {
+      return { presence: await this.presence(clusterId, memberIds), known: true };
+    } catch (e) {
+      if (outageOf(e) !== 'redis') throw e;
+      const local = this.local(clusterId);
+      return { presence: new Map(memberIds.filter((id) => local.has(id)).map((id) => [id, local.get(id)!])), known: false };
+    }
   }
 
   /** Called (on every API instance) when a cluster's settings, members or data sources changed. */

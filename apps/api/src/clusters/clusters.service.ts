@@ -170,8 +170,8 @@ export class ClustersService {
     });
     return Promise.all(
       clusters.map(async (c) => {
-        const states = await this.state.memberStates(c.id, c.members);
-        return toClusterView({ ...c, role: c.roles[0].role as Role, memberCount: c.members.length, onlineCount: states.filter((s) => s.online).length });
+        const { online, known } = await this.online(c.id, c.members);
+        return toClusterView({ ...c, role: c.roles[0].role as Role, memberCount: c.members.length, onlineCount: online, presenceKnown: known });
       }),
     );
   }
@@ -179,8 +179,14 @@ export class ClustersService {
   async get(user: AuthUser, ref: string) {
     const cluster = await this.resolve(user, ref, 'id', 'user');
     const members = await this.memberRows(cluster.id);
-    const states = await this.state.memberStates(cluster.id, members);
-    return toClusterView({ ...cluster, memberCount: members.length, onlineCount: states.filter((s) => s.online).length });
+    const { online, known } = await this.online(cluster.id, members);
+    return toClusterView({ ...cluster, memberCount: members.length, onlineCount: online, presenceKnown: known });
+  }
+
+  /** How many members are online, and whether presence could be read (it is unknown while Redis is down). */
+  private async online(clusterId: string, members: { id: string }[]) {
+    const { presence, known } = await this.state.presenceView(clusterId, members.map((m) => m.id));
+    return { online: [...presence.values()].filter((p) => !p.draining).length, known };
   }
 
   private memberRows(clusterId: string) {
@@ -202,12 +208,13 @@ export class ClustersService {
   async members(user: AuthUser, ref: string): Promise<MemberStatusView[]> {
     const cluster = await this.resolve(user, ref, 'id');
     const members = await this.memberRows(cluster.id);
-    const presence = await this.state.presence(cluster.id, members.map((m) => m.id));
+    const { presence, known } = await this.state.presenceView(cluster.id, members.map((m) => m.id));
     return members.map((m) => {
       const p = presence.get(m.id);
       return {
         ...toMemberView(m),
         online: !!p && !p.draining,
+        presenceKnown: known || !!p,
         draining: !!p?.draining,
         lastHeartbeat: p ? new Date(p.at).toISOString() : null,
         cpu: p?.cpu ?? null,

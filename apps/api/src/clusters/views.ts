@@ -40,13 +40,14 @@ export const routingOf = (c: Pick<ClusterRow, 'routingMode' | 'cpuThreshold' | '
   memoryThreshold: c.memoryThreshold,
 });
 
-export const toClusterView = (c: ClusterRow & { memberCount: number; onlineCount: number; role: 'admin' | 'user' }): ClusterView => ({
+export const toClusterView = (c: ClusterRow & { memberCount: number; onlineCount: number; presenceKnown: boolean; role: 'admin' | 'user' }): ClusterView => ({
   id: c.id,
   name: c.name,
   description: c.description,
   contact: c.contact,
   memberCount: c.memberCount,
   onlineCount: c.onlineCount,
+  presenceKnown: c.presenceKnown,
   role: c.role,
   routing: routingOf(c),
   createdAt: c.createdAt.toISOString(),

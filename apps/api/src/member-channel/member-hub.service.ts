@@ -25,6 +25,7 @@ import { AgentAuthService } from '../agents/agent-auth.service';
 import { AuditService } from '../audit/audit.service';
 import { routingOf, toMemberView } from '../clusters/views';
 import { MemberConnection, type LiveSink, type RefreshEnd } from './member-connection';
+import { OutageWatch } from '../common/outage-watch';
 
 /** How long a new connection may take to say hello and sign its challenge. */
 const HANDSHAKE_MS = 10_000;
@@ -49,6 +50,8 @@ export class MemberHub implements OnModuleDestroy {
   private readonly downListeners: Listener[] = [];
   private readonly liveness: NodeJS.Timeout;
   private stopping = false;
+  /** Heartbeats are several a second: a Redis outage is said once, not once per heartbeat. */
+  private readonly presenceWatch = new OutageWatch(this.logger, 'presence of the members connected here');
 
   constructor(
     private readonly prisma: PrismaService,
@@ -60,6 +63,7 @@ export class MemberHub implements OnModuleDestroy {
     this.liveness = setInterval(() => this.checkLiveness(), Math.max(50, Math.floor(config.HEARTBEAT_MS / 2)));
     this.liveness.unref();
     state.onConfigChange((clusterId) => void this.pushSettings(clusterId));
+    state.provideLocalPresence((clusterId) => new Map(this.localMembers(clusterId).map((c) => [c.member.memberId, this.presenceOf(c)])));
   }
 
   /** Takes the WebSocket upgrades of MEMBER_CONNECT_PATH on the API's HTTP(S) server. */
@@ -240,9 +244,10 @@ export class MemberHub implements OnModuleDestroy {
 
   private async announce(conn: MemberConnection) {
     if (!conn.isOpen || this.connections.get(conn.member.memberId) !== conn) return;
-    await this.state.writePresence(conn.member.clusterId, this.presenceOf(conn), this.config.PRESENCE_TTL_MS).catch((e: Error) => {
-      this.logger.warn(`could not store the presence of member ${conn.member.memberId} of cluster ${conn.member.clusterId}: ${e.message}`);
-    });
+    await this.state.writePresence(conn.member.clusterId, this.presenceOf(conn), this.config.PRESENCE_TTL_MS).then(
+      () => this.presenceWatch.succeeded(),
+      (e: Error) => this.presenceWatch.failed(e),
+    );
   }
 
   private async gone(conn: MemberConnection, reason: string) {

@@ -42,7 +42,7 @@ export function MembersTab({ cluster }: { cluster: ClusterView }) {
                       <strong>{m.name}</strong> {m.primary ? <span className="badge primary-badge">primary</span> : null}
                       <div className="muted">{m.hostName}</div>
                     </td>
-                    <td className={m.online ? (m.draining ? 'warn' : 'up') : 'down'}>{m.online ? (m.draining ? 'draining' : 'online') : 'offline'}</td>
+                    <td className={m.online ? (m.draining ? 'warn' : 'up') : m.presenceKnown ? 'down' : 'warn'}>{m.online ? (m.draining ? 'draining' : 'online') : m.presenceKnown ? 'offline' : 'unknown'}</td>
                     <td>{m.enabled ? 'enabled' : 'disabled'}</td>
                     <td>{m.version ?? m.agentVersion}</td>
                     <td>{pct(m.cpu)}</td>

@@ -49,9 +49,13 @@ function Cluster() {
           </p>
           <h1>{c.name}</h1>
           <p className="muted">
-            <span className={c.onlineCount === 0 ? 'down' : c.onlineCount < c.memberCount ? 'warn' : 'up'}>
-              {c.onlineCount} of {c.memberCount} members online
-            </span>{' '}
+            {c.presenceKnown ? (
+              <span className={c.onlineCount === 0 ? 'down' : c.onlineCount < c.memberCount ? 'warn' : 'up'}>
+                {c.onlineCount} of {c.memberCount} members online
+              </span>
+            ) : (
+              <span className="warn">presence unknown ({c.onlineCount} of {c.memberCount} known online)</span>
+            )}{' '}
             · routing: {c.routing.mode === 'primary' ? 'primary first' : 'distribute'} · your role: {c.role === 'admin' ? 'Admin' : 'User'}
           </p>
           <div role="tablist" aria-label="Cluster sections" onKeyDown={onKey}>
