@@ -1,8 +1,9 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { Client } from 'pg';
 import {
   eventually,
+  freePort,
   ROOT,
   firstAdminToken,
   installMember,
@@ -187,6 +188,69 @@ describe('a frozen member', () => {
     expect(completions).toHaveLength(1);
     expect(completions[0]).toContain(`succeeded with attempt ${winner.number} on member ${d.members.b.memberId}`);
   }, 120_000);
+});
+
+describe("the control plane's Redis down", () => {
+  let api: ApiProcess;
+  let d: Awaited<ReturnType<typeof deployment>>;
+  let redis: ChildProcess | null = null;
+  let port = 0;
+
+  /** A Redis of this test's own, keeping nothing on disk: the shared one is never stopped. */
+  const startRedis = async () => {
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (c) => {
+        out += c;
+        if (out.includes('Ready to accept connections')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
+    });
+    return child;
+  };
+  const stopRedis = async () => {
+    if (!redis || redis.exitCode !== null || redis.signalCode !== null) return;
+    const exited = new Promise((r) => redis!.once('exit', r));
+    redis.kill('SIGKILL');
+    await exited;
+  };
+
+  beforeAll(async () => {
+    port = await freePort();
+    redis = await startRedis();
+    api = await startApiProcess({ ...FAST_PRESENCE, REDIS_URL: `redis://127.0.0.1:${port}` });
+    d = await deployment(api, 'NoRedis', ['a']);
+    await eventually(async () => expect((await json(`${api.url}/api/datasources/${d.dsId}/query`, 'POST', { sql: 'SELECT 1' }, d.token)).status).toBe(200), 10_000);
+  }, 180_000);
+
+  afterAll(async () => {
+    await Promise.all(Object.values(d?.agents ?? {}).map(killAgent));
+    await api?.stop();
+    await stopRedis();
+  }, 60_000);
+
+  it('keeps serving live queries on the member connected to the instance while Redis is down for 3 s: 0 errors', async () => {
+    const loop = new QueryLoop(`${api.url}/api/datasources/${d.dsId}/query`, d.token, { sql: 'SELECT 1' }, 20);
+    let downAt = 0;
+    let upAt = 0;
+    try {
+      await eventually(async () => expect(loop.answers.length).toBeGreaterThanOrEqual(20), 10_000, 20);
+      downAt = Date.now();
+      await stopRedis();
+      await sleep(3_000);
+      redis = await startRedis();
+      upAt = Date.now();
+      await sleep(1_000);
+    } finally {
+      await loop.stop();
+    }
+    const during = loop.answers.filter((x) => x.startedAt >= downAt && x.endedAt <= upAt);
+    console.log(`queries with the control plane's Redis down: ${during.length} answered during the outage, ${loop.failures.length} errors, longest gap ${loop.longestGap().ms} ms`);
+    expect(loop.failures).toEqual([]);
+    expect(during.length).toBeGreaterThanOrEqual(50);
+    expect(during.every((x) => x.status === 200 && x.member === 'a')).toBe(true);
+  }, 60_000);
 });
 
 describe('two API instances', () => {

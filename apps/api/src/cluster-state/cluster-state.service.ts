@@ -125,9 +125,14 @@ export class ClusterStateService implements OnModuleInit, OnModuleDestroy {
     return clusterKeys(this.config.REDIS_PREFIX, clusterId);
   }
 
-  presence(clusterId: string, memberIds: string[]): Promise<Map<string, Presence>> {
-    if (memberIds.length === 0) return Promise.resolve(new Map());
-    return this.mirror.presence(clusterId, memberIds);
+  /** Presence of the members: the mirror's (or Redis'), and first-hand for the members connected to this instance. */
+  async presence(clusterId: string, memberIds: string[]): Promise<Map<string, Presence>> {
+    if (memberIds.length === 0) return new Map();
+    const found = await this.mirror.presence(clusterId, memberIds);
+    // Connected here is online, whatever Redis says a moment after it restarted empty.
+    const local = this.local(clusterId);
+    for (const id of memberIds) if (local.has(id)) found.set(id, local.get(id)!);
+    return found;
   }
 
   private async readPresence(clusterId: string, memberIds: string[]) {
@@ -143,8 +148,12 @@ export class ClusterStateService implements OnModuleInit, OnModuleDestroy {
     });
   }
 
+  /**
+   * What routing decides on. While Redis is out of reach, the members connected to this instance are the ones known
+   * to be online (see presenceView): live work keeps flowing to them.
+   */
   async memberStates(clusterId: string, members: MemberRow[]): Promise<MemberState[]> {
-    const presence = await this.presence(clusterId, members.map((m) => m.id));
+    const { presence } = await this.presenceView(clusterId, members.map((m) => m.id));
     return members.map((m) => {
       const p = presence.get(m.id);
       return { id: m.id, name: m.name, primary: m.isPrimary, enabled: m.enabled, online: !!p && !p.draining, cpu: p?.cpu ?? 0, memory: p?.memory ?? 0, joinOrder: m.joinOrder };
@@ -184,8 +193,22 @@ export class ClusterStateService implements OnModuleInit, OnModuleDestroy {
     } while (cursor !== '0');
   }
 
-  configVersion(clusterId: string): Promise<number> {
-    return this.mirror.version(clusterId);
+  /** Config versions last seen, for while Redis is out of reach. */
+  private readonly lastVersions = new Map<string, number>();
+
+  /**
+   * The cluster's config version. While Redis is out of reach: the last one seen, or -1 when none was (a version no
+   * cached row has, so callers read PostgreSQL, which answers).
+   */
+  async configVersion(clusterId: string): Promise<number> {
+    try {
+      const version = await this.mirror.version(clusterId);
+      this.lastVersions.set(clusterId, version);
+      return version;
+    } catch (e) {
+      if (outageOf(e) !== 'redis') throw e;
+      return this.lastVersions.get(clusterId) ?? -1;
+    }
   }
 
   private async readVersion(clusterId: string): Promise<number> {
