@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { MemberSettings, ServerMessage } from '@gateway/domain';
+import type { ServerMessage } from '@gateway/domain';
 import type { AgentConfig } from '../agent-config';
 import { ConnectorCache } from '../connectors';
 import { ControlPlaneNetwork } from '../transport';
@@ -59,7 +59,6 @@ export class Agent {
   private readonly live: LiveWorkRunner;
   private readonly refreshes: RefreshRunner;
   private readonly token = new TokenBox();
-  private settings: MemberSettings | null = null;
   private stopping = false;
   /** Bumped at every (re)connection: answers meant for a lost connection never go out on the next one. */
   private generation = 0;
@@ -102,7 +101,6 @@ export class Agent {
   private up(welcome: Welcome) {
     this.generation += 1;
     this.token.set(welcome.token);
-    this.settings = welcome.settings;
     this.presence.start(welcome.settings.heartbeatMs);
   }
 
@@ -139,7 +137,6 @@ export class Agent {
       case 'refresh-stop':
         return this.refreshes.stop(m.id);
       case 'settings':
-        this.settings = m.settings;
         this.log.info({ routing: m.settings.cluster.routing }, 'picked up a cluster config change');
         return;
       case 'token':
@@ -153,10 +150,6 @@ export class Agent {
     this.log.error({ err: reason }, 'this member was removed from its cluster: stopping');
     await this.stop();
     this.options.onRemoved?.(reason);
-  }
-
-  get currentSettings() {
-    return this.settings;
   }
 
   /**

@@ -67,25 +67,24 @@ export class ClusterStateService implements OnModuleInit, OnModuleDestroy {
     this.subscriber.disconnect();
   }
 
-  /** Presence of the members connected to this instance, which needs no Redis (MemberHub provides it). */
-  private local: (clusterId: string) => Map<string, Presence> = () => new Map();
+  /** Presence of the given members that are connected to this instance, which needs no Redis (MemberHub provides it). */
+  private local: (clusterId: string, memberIds: string[]) => Map<string, Presence> = () => new Map();
 
-  provideLocalPresence(local: (clusterId: string) => Map<string, Presence>) {
+  provideLocalPresence(local: (clusterId: string, memberIds: string[]) => Map<string, Presence>) {
     this.local = local;
   }
 
   /**
-   * Presence for views: as `presence()` while Redis answers; while it is out of reach, what this instance knows
-   * first-hand (the members connected to it) with `known: false`, so a list shows presence as unknown rather than
-   * every member as offline.
+   * Presence for views and routing: as `presence()` while Redis answers; while it is out of reach, what this instance
+   * knows first-hand (the members connected to it) with `known: false`, so a list shows presence as unknown rather
+   * than every member as offline, and live work keeps flowing to the members connected here.
    */
   async presenceView(clusterId: string, memberIds: string[]): Promise<{ presence: Map<string, Presence>; known: boolean }> {
     try {
       return { presence: await this.presence(clusterId, memberIds), known: true };
     } catch (e) {
       if (outageOf(e) !== 'redis') throw e;
-      const local = this.local(clusterId);
-      return { presence: new Map(memberIds.filter((id) => local.has(id)).map((id) => [id, local.get(id)!])), known: false };
+      return { presence: this.local(clusterId, memberIds), known: false };
     }
   }
 
@@ -130,8 +129,7 @@ export class ClusterStateService implements OnModuleInit, OnModuleDestroy {
     if (memberIds.length === 0) return new Map();
     const found = await this.mirror.presence(clusterId, memberIds);
     // Connected here is online, whatever Redis says a moment after it restarted empty.
-    const local = this.local(clusterId);
-    for (const id of memberIds) if (local.has(id)) found.set(id, local.get(id)!);
+    for (const [id, p] of this.local(clusterId, memberIds)) found.set(id, p);
     return found;
   }
 
@@ -148,25 +146,23 @@ export class ClusterStateService implements OnModuleInit, OnModuleDestroy {
     });
   }
 
-  /**
-   * What routing decides on. While Redis is out of reach, the members connected to this instance are the ones known
-   * to be online (see presenceView): live work keeps flowing to them.
-   */
-  async memberStates(clusterId: string, members: MemberRow[]): Promise<MemberState[]> {
-    const { presence } = await this.presenceView(clusterId, members.map((m) => m.id));
+  /** What routing decides on, from presence already read (see presenceView). */
+  private memberStates(members: MemberRow[], presence: Map<string, Presence>): MemberState[] {
     return members.map((m) => {
       const p = presence.get(m.id);
       return { id: m.id, name: m.name, primary: m.isPrimary, enabled: m.enabled, online: !!p && !p.draining, cpu: p?.cpu ?? 0, memory: p?.memory ?? 0, joinOrder: m.joinOrder };
     });
   }
 
-  async decide(cluster: Pick<ClusterRow, 'id' | 'routingMode' | 'cpuThreshold' | 'memoryThreshold'>, members: MemberRow[]): Promise<RoutingDecision> {
-    return route(await this.memberStates(cluster.id, members), routingOf(cluster));
+  /** Who serves, on presence already read: callers that also need the presence read it once. */
+  routeOn(cluster: Pick<ClusterRow, 'routingMode' | 'cpuThreshold' | 'memoryThreshold'>, members: MemberRow[], presence: Map<string, Presence>): RoutingDecision {
+    return route(this.memberStates(members, presence), routingOf(cluster));
   }
 
-  /** Whether the member is alive at all (a draining member still finishes the work it started). */
-  async isAlive(clusterId: string, memberId: string): Promise<boolean> {
-    return (await this.presence(clusterId, [memberId])).has(memberId);
+  /** Who serves now. While Redis is out of reach, the members connected to this instance are the ones known to be online. */
+  async decide(cluster: Pick<ClusterRow, 'id' | 'routingMode' | 'cpuThreshold' | 'memoryThreshold'>, members: MemberRow[]): Promise<RoutingDecision> {
+    const { presence } = await this.presenceView(cluster.id, members.map((m) => m.id));
+    return this.routeOn(cluster, members, presence);
   }
 
   /**

@@ -97,14 +97,6 @@ export class MemberConnection {
     });
   }
 
-  stopRefresh(id: string) {
-    const done = this.refreshes.get(id);
-    if (!done) return;
-    this.refreshes.delete(id);
-    this.send({ t: 'refresh-stop', id });
-    done({ outcome: 'lost', message: 'stopped by the control plane' });
-  }
-
   /** A message about work; null when accepted, else why it is refused. */
   accept(m: MemberMessage, bytes: number): string | null {
     this.lastSeen = Date.now();

@@ -63,7 +63,14 @@ export class MemberHub implements OnModuleDestroy {
     this.liveness = setInterval(() => this.checkLiveness(), Math.max(50, Math.floor(config.HEARTBEAT_MS / 2)));
     this.liveness.unref();
     state.onConfigChange((clusterId) => void this.pushSettings(clusterId));
-    state.provideLocalPresence((clusterId) => new Map(this.localMembers(clusterId).map((c) => [c.member.memberId, this.presenceOf(c)])));
+    state.provideLocalPresence((clusterId, memberIds) => {
+      const held = new Map<string, Presence>();
+      for (const id of memberIds) {
+        const c = this.get(id);
+        if (c && c.member.clusterId === clusterId) held.set(id, this.presenceOf(c));
+      }
+      return held;
+    });
   }
 
   /** Takes the WebSocket upgrades of MEMBER_CONNECT_PATH on the API's HTTP(S) server. */
@@ -93,10 +100,6 @@ export class MemberHub implements OnModuleDestroy {
 
   localMembers(clusterId: string): MemberConnection[] {
     return [...this.connections.values()].filter((c) => c.isOpen && c.member.clusterId === clusterId);
-  }
-
-  get connectedCount() {
-    return this.connections.size;
   }
 
   /** Live work for a member connected here; false when it is not (any more). */

@@ -124,7 +124,7 @@ export class QueryService {
     for (let attempt = 1; attempt <= 2; attempt++) {
       const candidates = cluster.members.filter((m) => !excluded.has(m.id));
       const { presence } = await this.state.presenceView(cluster.id, candidates.map((m) => m.id));
-      const decision = await this.state.decide(cluster, candidates);
+      const decision = this.state.routeOn(cluster, candidates, presence);
       if (!decision.canServe) throw new ApiError(503, `no member of cluster "${cluster.name}" can serve this now: ${decision.reason}`);
       const server = this.pick(decision.servers, presence);
       const holder = presence.get(server.memberId)?.instanceId ?? this.hub.instanceId;
