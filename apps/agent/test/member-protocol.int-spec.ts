@@ -215,7 +215,7 @@ describe('tenant isolation over the protocol', () => {
     const c = await connectAs(cfg.a2.memberId, cfg.a2.memberPrivateKey);
     const welcome = (await c.next('welcome')) as Extract<ServerMessage, { t: 'welcome' }>;
     for (const action of ['start', 'complete', 'fail', 'cancelled']) {
-      const body = action === 'start' ? {} : action === 'complete' ? { attempt: 1, columns: [] } : action === 'fail' ? { attempt: 1, error: 'x', final: true } : { attempt: 1 };
+      const body = action === 'start' ? {} : action === 'complete' ? { attempt: 1, columns: [] } : action === 'fail' ? { attempt: 1, error: 'x', permanent: true } : { attempt: 1 };
       const res = await json<{ message: string }>(`${api.url}/api/agents/refreshes/${r.body.id}/${action}`, 'POST', body, welcome.token);
       expect([action, res.status]).toEqual([action, 404]);
     }

@@ -416,6 +416,38 @@ describe('schedules and failover', () => {
     agents.a = await startAgent(members.a.config);
   }, 40_000);
 
+  it('ends a refresh whose member is killed on every attempt failed after exactly its 3 attempts, each listed with why it ended', async () => {
+    const d = await dataset('killed-always', 'SELECT g, pg_sleep(0.01) FROM generate_series(1, 3000) g', { retry: { attempts: 3, backoffMs: 100 } });
+    const r = await post<Refresh>(`/datasets/${d}/refreshes`);
+    const killed: string[] = [];
+    for (let n = 1; n <= 3; n++) {
+      // Wait for attempt n to run, then kill its member and start it again (a crash loop on whichever host serves).
+      const running = await eventually(async () => {
+        const x = (await get<Refresh>(`/refreshes/${r.body.id}`)).body;
+        expect(x.status).toBe('running');
+        expect(x.attempts).toHaveLength(n);
+        expect(x.attempts[n - 1].status).toBe('running');
+        return x.attempts[n - 1];
+      }, 20_000, 50);
+      const name = running.memberName as 'a' | 'b';
+      killed.push(name);
+      await agents[name]!.kill('SIGKILL');
+      agents[name] = await startAgent(members[name].config);
+    }
+    const done = await eventually(async () => {
+      const x = (await get<Refresh>(`/refreshes/${r.body.id}`)).body;
+      expect(x.status).toBe('failed');
+      return x;
+    }, 20_000, 100);
+    expect(done.attempts.map((x) => [x.number, x.memberName, x.status])).toEqual(killed.map((name, i) => [i + 1, name, 'abandoned']));
+    for (const a of done.attempts as unknown as { memberName: string; error: string }[]) expect(a.error).toMatch(new RegExp(`^member ${a.memberName} was lost while running it: |^the member stopped answering`));
+    expect(done.error).toMatch(/^all 3 attempts the retry policy allows ended without a snapshot; the last: /);
+    expect(await chunkCount(r.body.id)).toEqual([]);
+    // And no fourth attempt later.
+    await sleep(1_500);
+    expect((await get<Refresh>(`/refreshes/${r.body.id}`)).body.attempts).toHaveLength(3);
+  }, 90_000);
+
   it('completes all of 50 refreshes when Redis loses every key of the deployment mid-run', async () => {
     const d = await dataset('fifty', 'SELECT g FROM generate_series(1, 2000) g, pg_sleep(0.2) s');
     const ids: string[] = [];

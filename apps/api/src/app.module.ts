@@ -33,6 +33,7 @@ import { DatasetsController } from './datasets/datasets.controller';
 import { DatasetsService } from './datasets/datasets.service';
 import { RefreshesController } from './refreshes/refreshes.controller';
 import { RefreshesService } from './refreshes/refreshes.service';
+import { RefreshLifecycle } from './refreshes/refresh-lifecycle.service';
 import { RefreshRunsService } from './refreshes/refresh-runs.service';
 import { SchedulerService } from './refreshes/scheduler.service';
 import { ReconcilerService } from './refreshes/reconciler.service';
@@ -65,6 +66,7 @@ export class AppModule {
         QueryService,
         DatasetsService,
         RefreshesService,
+        RefreshLifecycle,
         RefreshRunsService,
         SchedulerService,
         ReconcilerService,

@@ -84,12 +84,18 @@ export const DatasetView = z.object({
 });
 export type DatasetView = z.infer<typeof DatasetView>;
 
+/** abandoned: its member was lost, froze, or was superseded; counted toward the retry policy like any other. */
+export const AttemptStatus = z.enum(['running', 'succeeded', 'failed', 'abandoned', 'cancelled']);
+export type AttemptStatus = z.infer<typeof AttemptStatus>;
+
 export const RefreshAttemptView = z.object({
   number: z.number(),
   memberId: z.string().nullable(),
   memberName: z.string(),
+  /** Why this member ran it (the routing decision). */
   reason: z.string(),
-  status: z.string(),
+  status: AttemptStatus,
+  /** Why it ended, when it did not succeed. */
   error: z.string().nullable(),
   startedAt: z.string(),
   finishedAt: z.string().nullable(),
@@ -156,5 +162,6 @@ export const RefreshComplete = z
     rows: z.number().int().min(0).optional(),
   })
   .strict();
-export const RefreshFail = z.object({ attempt: z.number().int().min(1), error: z.string().max(10_000), final: z.boolean() }).strict();
+/** `permanent`: trying again cannot help (the query itself is wrong, the snapshot too large); the API decides whether attempts remain. */
+export const RefreshFail = z.object({ attempt: z.number().int().min(1), error: z.string().max(10_000), permanent: z.boolean() }).strict();
 export const RefreshAttemptRef = z.object({ attempt: z.number().int().min(1) }).strict();

@@ -98,7 +98,7 @@ export const ServerMessage = z.discriminatedUnion('t', [
   /** The caller went away or gave up: stop the live work `id`. */
   z.object({ t: z.literal('cancel'), id: ReqId }),
   /** Run one attempt of a refresh (its rows go up over HTTPS, see AGENT_ROUTES); answered with refresh-end. */
-  z.object({ t: z.literal('refresh'), id: ReqId, refreshId: z.string(), attemptsMade: z.number().int().min(0), attempts: z.number().int().min(1) }),
+  z.object({ t: z.literal('refresh'), id: ReqId, refreshId: z.string() }),
   /** Stop the refresh run `id` (the member lost it: routing moved, the job went elsewhere). */
   z.object({ t: z.literal('refresh-stop'), id: ReqId }),
 ]);

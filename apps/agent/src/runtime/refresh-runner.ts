@@ -150,11 +150,11 @@ export class RefreshRunner {
       const tooLarge = e instanceof ApiError && e.status === 413;
       const code = e instanceof ConnectorError ? e.code : 'unreachable';
       const permanent = tooLarge || PERMANENT.has(code);
-      const final = permanent || order.attemptsMade + 1 >= order.attempts;
       const message = (e as Error).message;
-      await this.api.fail(id, { attempt, error: message, final }).catch(() => undefined);
-      this.log.info({ refreshId: id, attempt, final, code }, 'refresh attempt failed');
-      return { outcome: final ? 'failed' : 'retry', message };
+      // Whether another attempt follows is the control plane's to decide (its retry policy counts every attempt).
+      const answer = await this.api.fail(id, { attempt, error: message, permanent }).catch(() => null);
+      this.log.info({ refreshId: id, attempt, permanent, code, next: answer?.reason }, 'refresh attempt failed');
+      return { outcome: permanent ? 'failed' : 'retry', message };
     } finally {
       clearInterval(status);
       lost.removeEventListener('abort', onLost);

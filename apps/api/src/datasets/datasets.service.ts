@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { nextTick, QUEUES, type CreateDatasetRequest, type UpdateDatasetRequest } from '@gateway/domain';
+import { nextTick, type CreateDatasetRequest, type UpdateDatasetRequest } from '@gateway/domain';
 import type { AuthUser } from '../auth/auth.service';
 import { PrismaService } from '../database/prisma.service';
 import { isUniqueViolation } from '../database/errors';
@@ -7,7 +7,7 @@ import { conflict, notFound } from '../http/errors';
 import { AccessService } from '../access/access.service';
 import { AuditService } from '../audit/audit.service';
 import { DataSourcesService } from '../datasources/datasources.service';
-import { RefreshQueueService } from '../queue/refresh-queue.service';
+import { RefreshLifecycle } from '../refreshes/refresh-lifecycle.service';
 import { toDatasetView } from './views';
 
 /** Datasets: a named query on a data source, refreshed now or on a schedule, kept as snapshots. */
@@ -18,23 +18,8 @@ export class DatasetsService {
     private readonly access: AccessService,
     private readonly audit: AuditService,
     private readonly dataSources: DataSourcesService,
-    private readonly queues: RefreshQueueService,
+    private readonly lifecycle: RefreshLifecycle,
   ) {}
-
-  /**
-   * Takes back the scheduled refreshes queued ahead of ticks that have not come yet (see SchedulerService): the
-   * dataset was disabled, deleted or given another schedule, so those ticks will not fire. A job BullMQ already
-   * released (its tick came meanwhile) is left to run.
-   */
-  private async withdrawStaged(datasetId: string, clusterId: string) {
-    const staged = await this.prisma.refresh.findMany({ where: { datasetId, trigger: 'schedule', status: 'queued', scheduledFor: { gt: new Date() } }, select: { id: true } });
-    const queue = this.queues.queue(clusterId, QUEUES.refresh);
-    for (const { id } of staged) {
-      // 0 when an agent holds the job (locked): then it is left to run. A job that is gone will not run either.
-      const removed = (await queue.remove(id).catch(() => 0)) === 1 || !(await queue.getJob(id));
-      if (removed) await this.prisma.refresh.deleteMany({ where: { id, status: 'queued' } });
-    }
-  }
 
   async create(user: AuthUser, input: CreateDatasetRequest) {
     const ds = await this.dataSources.find(user, input.dataSourceId, 'admin');
@@ -98,7 +83,7 @@ export class DatasetsService {
     const schedule = input.schedule === undefined ? (current.cron ? { cron: current.cron, timezone: current.timezone ?? 'UTC' } : null) : input.schedule;
     // Before the update: afterwards the scheduler may claim the withdrawn tick again, which is right if the
     // dataset stays scheduled (it is disabled otherwise, and a claim needs it enabled).
-    if (input.enabled === false || input.schedule !== undefined) await this.withdrawStaged(id, current.clusterId);
+    if (input.enabled === false || input.schedule !== undefined) await this.lifecycle.withdrawStaged(id, current.clusterId);
     try {
       const row = await this.prisma.dataset.update({
         where: { id },
@@ -125,7 +110,7 @@ export class DatasetsService {
 
   async remove(user: AuthUser, id: string) {
     const current = await this.find(user, id, 'admin');
-    await this.withdrawStaged(id, current.clusterId);
+    await this.lifecycle.withdrawStaged(id, current.clusterId);
     await this.prisma.dataset.delete({ where: { id } });
     await this.audit.record(user, { clusterId: current.clusterId, action: 'dataset.delete', targetType: 'dataset', targetId: id, detail: { name: current.name } });
   }

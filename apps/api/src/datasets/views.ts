@@ -22,15 +22,15 @@ export const toDatasetView = (d: DatasetRow): DatasetView => ({
 });
 
 type RefreshRow = {
-  id: string; datasetId: string; status: string; trigger: string; triggeredBy: string | null; scheduledFor: Date | null; rows: bigint; bytes: bigint;
+  id: string; datasetId: string; status: RefreshView['status']; trigger: string; triggeredBy: string | null; scheduledFor: Date | null; rows: bigint; bytes: bigint;
   error: string | null; createdAt: Date; startedAt: Date | null; finishedAt: Date | null; cancelRequested: boolean;
-  attempts: { number: number; memberId: string | null; memberName: string; reason: string; status: string; error: string | null; startedAt: Date; finishedAt: Date | null }[];
+  attempts: { number: number; memberId: string | null; memberName: string; reason: string; status: RefreshView['attempts'][number]['status']; error: string | null; startedAt: Date; finishedAt: Date | null }[];
 };
 
 export const toRefreshView = (r: RefreshRow): RefreshView => ({
   id: r.id,
   datasetId: r.datasetId,
-  status: r.status as RefreshView['status'],
+  status: r.status,
   trigger: r.trigger as RefreshView['trigger'],
   triggeredBy: r.triggeredBy,
   scheduledFor: r.scheduledFor?.toISOString() ?? null,

@@ -46,7 +46,7 @@ describe('MemberConnection', () => {
     const conn = new MemberConnection(socket().ws, member, 'conn-1');
     const lost: string[] = [];
     conn.startLive('q3', { kind: 'ping' }, { frame: () => undefined, lost: (why) => lost.push(why) });
-    const refresh = conn.runRefresh('run-1', 'r1', 0, 3);
+    const refresh = conn.runRefresh('run-1', 'r1');
     conn.lose('no heartbeat for 900 ms');
     expect(lost).toEqual(['no heartbeat for 900 ms']);
     await expect(refresh).resolves.toEqual({ outcome: 'lost', message: 'no heartbeat for 900 ms' });

@@ -89,11 +89,11 @@ export class MemberConnection {
   /** Ids this side cancelled: late frames about them are expected, not a protocol violation. */
   private readonly cancelled = new Set<string>();
 
-  runRefresh(id: string, refreshId: string, attemptsMade: number, attempts: number): Promise<RefreshEnd> {
+  runRefresh(id: string, refreshId: string): Promise<RefreshEnd> {
     if (this.closed) return Promise.resolve({ outcome: 'lost', message: this.closed });
     return new Promise<RefreshEnd>((resolve) => {
       this.refreshes.set(id, resolve);
-      this.send({ t: 'refresh', id, refreshId, attemptsMade, attempts });
+      this.send({ t: 'refresh', id, refreshId });
     });
   }
 

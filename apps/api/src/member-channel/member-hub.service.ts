@@ -111,9 +111,9 @@ export class MemberHub implements OnModuleDestroy {
     this.connections.get(memberId)?.cancelLive(id);
   }
 
-  runRefresh(memberId: string, id: string, refreshId: string, attemptsMade: number, attempts: number): Promise<RefreshEnd> {
+  runRefresh(memberId: string, id: string, refreshId: string): Promise<RefreshEnd> {
     const c = this.get(memberId);
-    return c ? c.runRefresh(id, refreshId, attemptsMade, attempts) : Promise.resolve({ outcome: 'lost', message: 'the member is not connected here' });
+    return c ? c.runRefresh(id, refreshId) : Promise.resolve({ outcome: 'lost', message: 'the member is not connected here' });
   }
 
   private handshake(ws: WebSocket, req: IncomingMessage) {

@@ -7,6 +7,7 @@ import { CONFIG, type Config } from '../config/config';
 import { PrismaService } from '../database/prisma.service';
 import { ClusterStateService } from '../cluster-state/cluster-state.service';
 import { MemberHub } from './member-hub.service';
+import { RefreshLifecycle, type NextStep } from '../refreshes/refresh-lifecycle.service';
 
 type ClusterWithMembers = Awaited<ReturnType<PrismaService['cluster']['findUnique']>> & { members: { id: string; name: string; isPrimary: boolean; enabled: boolean; joinOrder: number }[] };
 
@@ -34,6 +35,7 @@ export class RefreshDispatcher implements OnModuleDestroy {
     private readonly hub: MemberHub,
     private readonly prisma: PrismaService,
     private readonly state: ClusterStateService,
+    private readonly lifecycle: RefreshLifecycle,
     @Inject(CONFIG) private readonly config: Config,
   ) {
     this.connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, connectionName: `gateway-api-refresh:${hub.instanceId}` });
@@ -97,7 +99,7 @@ export class RefreshDispatcher implements OnModuleDestroy {
     if (local.length === 0) return this.handBack(job, token, decision.canServe ? 20 : 250);
     const conn = local.reduce((a, b) => (b.busy + b.inFlight < a.busy + a.inFlight ? b : a));
     const runId = randomUUID();
-    const end = await conn.runRefresh(runId, refreshId, job.attemptsMade, job.opts.attempts ?? 1);
+    const end = await conn.runRefresh(runId, refreshId);
     switch (end.outcome) {
       case 'done':
       case 'not-run':
@@ -105,14 +107,23 @@ export class RefreshDispatcher implements OnModuleDestroy {
         return;
       case 'requeue':
         return this.handBack(job, token, 250);
-      case 'lost':
-        this.logger.warn(`member ${conn.member.memberId} of cluster ${clusterId} was lost running refresh ${refreshId}: ${end.message ?? ''}; it goes to the next server`);
-        return this.handBack(job, token, 10);
+      case 'lost': {
+        // The attempt it was running is abandoned; it counts toward the retry policy like any other.
+        const name = cluster.members.find((m) => m.id === conn.member.memberId)?.name ?? conn.member.memberId;
+        const step = await this.lifecycle.attemptEnded(refreshId, { memberId: conn.member.memberId, status: 'abandoned', error: `member ${name} was lost while running it: ${end.message ?? 'its connection closed'}` });
+        this.logger.warn(`member ${conn.member.memberId} of cluster ${clusterId} was lost running refresh ${refreshId}: ${end.message ?? ''}; ${step.next === 'retry' ? 'it goes to the next server' : `the refresh is ${step.status}`}`);
+        return this.after(job, token, step);
+      }
       case 'failed':
-        throw new UnrecoverableError(end.message ?? 'the refresh failed');
       case 'retry':
-        throw new Error(end.message ?? 'the refresh attempt failed');
+        return this.after(job, token, await this.lifecycle.nextStep(refreshId));
     }
+  }
+
+  /** The lifecycle decided: another attempt after its backoff, or the job is done (failed when the refresh failed). */
+  private async after(job: Job, token: string | undefined, step: NextStep) {
+    if (step.next === 'retry') return this.handBack(job, token, step.delayMs);
+    if (step.status === 'failed') throw new UnrecoverableError('the refresh failed: see its attempts');
   }
 
   async onModuleDestroy() {

@@ -31,16 +31,15 @@ export class RefreshQueueService implements OnModuleDestroy {
   }
 
   /**
-   * Queues a refresh with its retry policy; the job id is the refresh id, so queueing twice is harmless. A
-   * refresh scheduled for later waits in BullMQ's delayed set until then (see SchedulerService).
+   * Carries a refresh to the instance that hands it to a member; the job id is the refresh id, so queueing twice is
+   * harmless. A refresh scheduled for later waits in BullMQ's delayed set until then (see SchedulerService). The
+   * retry policy is not BullMQ's: RefreshLifecycle keeps it in PostgreSQL, where abandoned attempts count too.
    */
-  async addRefresh(clusterId: string, refreshId: string, attempts: number, backoffMs: number, runAt?: Date | null) {
+  async addRefresh(clusterId: string, refreshId: string, runAt?: Date | null) {
     const delay = runAt ? runAt.getTime() - Date.now() : 0;
     return this.queue(clusterId, QUEUES.refresh).add('refresh', { refreshId }, {
       jobId: refreshId,
       ...(delay > 0 ? { delay } : {}),
-      attempts,
-      backoff: { type: 'exponential', delay: backoffMs },
       priority: 10,
       removeOnComplete: { count: 1000 },
       removeOnFail: { count: 1000 },

@@ -3,7 +3,7 @@ import { QUEUES } from '@gateway/domain';
 import { CONFIG, type Config } from '../config/config';
 import { PrismaService } from '../database/prisma.service';
 import { RefreshQueueService } from '../queue/refresh-queue.service';
-import { RefreshRunsService } from './refresh-runs.service';
+import { RefreshLifecycle } from './refresh-lifecycle.service';
 import { Periodic } from '../common/periodic';
 import { OutageWatch } from '../common/outage-watch';
 
@@ -23,7 +23,7 @@ export class ReconcilerService implements OnApplicationBootstrap, OnModuleDestro
   constructor(
     private readonly prisma: PrismaService,
     private readonly queues: RefreshQueueService,
-    private readonly runs: RefreshRunsService,
+    private readonly lifecycle: RefreshLifecycle,
     @Inject(CONFIG) config: Config,
   ) {
     const watch = new OutageWatch(this.logger, 'reconciler');
@@ -50,7 +50,7 @@ export class ReconcilerService implements OnApplicationBootstrap, OnModuleDestro
       const d = r.dataset;
       const deadline = r.createdAt.getTime() + d.retryAttempts * (d.timeoutMs + d.retryBackoffMs * 2) + QUEUE_ALLOWANCE_MS;
       if (now > deadline) {
-        await this.runs.finish(r.id, 'failed', `did not complete within its retry policy (${d.retryAttempts} attempts of at most ${d.timeoutMs} ms, plus waiting for a member)`);
+        await this.lifecycle.end(r.id, 'failed', `did not complete within its retry policy (${d.retryAttempts} attempts of at most ${d.timeoutMs} ms, plus waiting for a member)`, d.clusterId);
         failed += 1;
         continue;
       }
@@ -60,7 +60,7 @@ export class ReconcilerService implements OnApplicationBootstrap, OnModuleDestro
       if (state === 'missing' || state === 'unknown' || ((state === 'completed' || state === 'failed') && r.status === 'queued') || (stalled && state !== 'active')) {
         if (job && state !== 'missing') await job.remove().catch(() => undefined);
         // A scheduled refresh queued ahead of its tick goes back as a job held until the tick.
-        await this.queues.addRefresh(d.clusterId, r.id, d.retryAttempts, d.retryBackoffMs, r.status === 'queued' ? r.scheduledFor : null);
+        await this.lifecycle.requeue(r, d.clusterId);
         requeued += 1;
       }
     }

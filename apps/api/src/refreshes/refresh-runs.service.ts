@@ -6,11 +6,10 @@ import { CONFIG, type Config } from '../config/config';
 import { PrismaService } from '../database/prisma.service';
 import { ApiError, notFound } from '../http/errors';
 import { ClusterStateService, type MemberRow } from '../cluster-state/cluster-state.service';
-import { isUniqueViolation } from '../database/errors';
 import { AuditService } from '../audit/audit.service';
+import { RefreshLifecycle } from './refresh-lifecycle.service';
 
 const TERMINAL = ['succeeded', 'failed', 'cancelled'];
-const ABANDONED = 'the member stopped answering; the refresh moved to another attempt';
 
 /**
  * The refresh $1 if it belongs to the member's cluster $2 (`found`), and that row again if the member $4 runs its
@@ -43,37 +42,6 @@ const CHUNK_SQL = `
   )
   SELECT (SELECT count(*) FROM found)::int AS found, (SELECT count(*) FROM live)::int AS live,
          (SELECT "cancelRequested" FROM live) AS cancel, (SELECT count(*) FROM stored)::int AS stored`;
-
-/**
- * A live attempt's chunks become the snapshot, if they are all there ($5: the member did not say what it
- * uploaded, or $6 chunks numbered from 0 holding $7 rows); its other attempts' chunks and snapshots beyond the
- * dataset's retention go ($1-$4 as in LIVE_ATTEMPT, $8 the columns). The statement's snapshot does not yet see
- * this refresh as succeeded: retention keeps it and the newest (retention - 1) others.
- */
-const COMPLETE_SQL = `
-  WITH ${LIVE_ATTEMPT}, totals AS (
-    SELECT COALESCE(sum(rows), 0) AS rows, COALESCE(sum(bytes), 0) AS bytes, count(*) AS chunks, COALESCE(max(seq), -1) AS last
-      FROM "SnapshotChunk" WHERE "refreshId" = $1::uuid AND attempt = $3::int
-  ), whole AS (
-    SELECT * FROM totals WHERE $5::boolean OR (chunks = $6::int AND last = $6::int - 1 AND rows = $7::bigint)
-  ), done AS (
-    UPDATE "Refresh" SET status = 'succeeded', "finishedAt" = now(), "snapshotAttempt" = $3::int, columns = $8::jsonb,
-           rows = whole.rows, bytes = whole.bytes, error = NULL
-      FROM whole WHERE id IN (SELECT id FROM live) AND status = 'running'
-    RETURNING "Refresh".id, "Refresh"."datasetId"
-  ), attempt_done AS (
-    UPDATE "RefreshAttempt" SET status = 'succeeded', "finishedAt" = now() WHERE "refreshId" IN (SELECT id FROM done) AND number = $3::int
-  ), others AS (
-    DELETE FROM "SnapshotChunk" WHERE "refreshId" IN (SELECT id FROM done) AND attempt <> $3::int
-  ), keep AS (
-    SELECT o.id FROM "Refresh" o, live
-     WHERE o."datasetId" = live."datasetId" AND o.status = 'succeeded' AND o.id <> live.id
-     ORDER BY o."finishedAt" DESC LIMIT GREATEST((SELECT retention FROM live) - 1, 0)
-  ), expired AS (
-    DELETE FROM "SnapshotChunk" c USING "Refresh" o, done
-     WHERE c."refreshId" = o.id AND o."datasetId" = done."datasetId" AND o.status = 'succeeded' AND o.id <> done.id AND o.id NOT IN (SELECT id FROM keep)
-  )
-  SELECT (SELECT count(*) FROM found)::int AS found, (SELECT count(*) FROM live)::int AS live, (SELECT count(*) FROM done)::int AS done`;
 
 interface StartContext {
   status: string;
@@ -111,6 +79,7 @@ export class RefreshRunsService {
     private readonly prisma: PrismaService,
     private readonly state: ClusterStateService,
     private readonly audit: AuditService,
+    private readonly lifecycle: RefreshLifecycle,
     @Inject(CONFIG) private readonly config: Config,
   ) {}
 
@@ -154,19 +123,19 @@ export class RefreshRunsService {
     const r = await this.startContext(member, id);
     if (TERMINAL.includes(r.status)) return { proceed: false, reason: `refresh is already ${r.status}` };
     if (r.cancelRequested) {
-      await this.finish(id, 'cancelled', 'cancelled before it started');
+      await this.lifecycle.end(id, 'cancelled', 'cancelled before it started');
       return { proceed: false, reason: 'cancelled' };
     }
     // Queued ahead of its tick, then the schedule was turned off (see SchedulerService).
     if (r.trigger === 'schedule' && (!r.enabled || !r.cron)) {
-      await this.finish(id, 'cancelled', `dataset "${r.datasetName}" was disabled or lost its schedule before this run`);
+      await this.lifecycle.end(id, 'cancelled', `dataset "${r.datasetName}" was disabled or lost its schedule before this run`);
       return { proceed: false, reason: 'schedule turned off' };
     }
     // BullMQ releases a delayed job by the agent's clock: one running ahead of the database's would start a
     // scheduled refresh before its tick. Not before its time, by the database's clock.
     if (r.trigger === 'schedule' && r.early) return { proceed: false, reason: 'its scheduled time has not come', retry: true };
     if (!r.dsId) {
-      await this.finish(id, 'failed', `the data source of dataset "${r.datasetName}" was deleted`);
+      await this.lifecycle.end(id, 'failed', `the data source of dataset "${r.datasetName}" was deleted`);
       return { proceed: false, reason: 'data source deleted' };
     }
     const members = r.members ?? [];
@@ -180,8 +149,10 @@ export class RefreshRunsService {
       return { proceed: false, reason: !me?.enabled ? 'this member is disabled' : 'another member serves this cluster now', retry: true };
     }
     const reason = served?.reason ?? 'took the job from the cluster queue as routing changed';
-    const attempt = await this.openAttempt(id, member.id, me?.name ?? member.id, reason);
-    if (attempt === null) return { proceed: false, reason: 'the refresh was finished, cancelled or started by another member meanwhile' };
+    const opened = await this.lifecycle.openAttempt(id, member.id, me?.name ?? member.id, reason);
+    if (opened === null) return { proceed: false, reason: 'the refresh was finished, cancelled or started by another member meanwhile' };
+    if ('spent' in opened) return { proceed: false, reason: `its ${opened.spent} attempts are spent: the refresh failed` };
+    const { attempt } = opened;
     this.logger.log(`refresh ${id} attempt ${attempt} started on member ${member.id}`);
     return {
       proceed: true,
@@ -191,37 +162,6 @@ export class RefreshRunsService {
       maxBytes: this.config.SNAPSHOT_MAX_BYTES,
       dataSource: toJobDataSource({ id: r.dsId, name: r.dsName!, type: r.dsType!, connection: r.dsConnection, credentials: r.dsCredentials, updatedAt: r.dsUpdatedAt! }),
     };
-  }
-
-  /**
-   * One statement: the refresh row is locked, a previous attempt still marked running is abandoned (its member
-   * stopped answering), the next attempt is written and the refresh marked running. Null when the refresh is
-   * no longer open, or when another member opened the same attempt number first.
-   */
-  private async openAttempt(id: string, memberId: string, memberName: string, reason: string): Promise<number | null> {
-    try {
-      const rows = await this.prisma.$queryRaw<{ number: number }[]>`
-        WITH r AS (
-          SELECT id FROM "Refresh" WHERE id = ${id}::uuid AND status NOT IN ('succeeded', 'failed', 'cancelled') AND NOT "cancelRequested" FOR UPDATE
-        ), last AS (
-          SELECT id, number, status FROM "RefreshAttempt" WHERE "refreshId" = ${id}::uuid ORDER BY number DESC LIMIT 1
-        ), abandoned AS (
-          UPDATE "RefreshAttempt" SET status = 'abandoned', "finishedAt" = now(), error = ${ABANDONED}
-           WHERE id IN (SELECT id FROM last WHERE status = 'running') AND status = 'running' AND EXISTS (SELECT 1 FROM r)
-        ), attempt AS (
-          INSERT INTO "RefreshAttempt" (id, "refreshId", number, "memberId", "memberName", reason, status, "startedAt")
-          SELECT gen_random_uuid(), r.id, COALESCE((SELECT number FROM last), 0) + 1, ${memberId}::uuid, ${memberName}, ${reason}, 'running', now() FROM r
-          RETURNING number
-        ), running AS (
-          UPDATE "Refresh" SET status = 'running', "startedAt" = COALESCE("startedAt", now()), "lastProgressAt" = now(), rows = 0, bytes = 0, error = NULL
-           WHERE id IN (SELECT id FROM r)
-        )
-        SELECT number FROM attempt`;
-      return rows[0]?.number ?? null;
-    } catch (e) {
-      if (isUniqueViolation(e)) return null;
-      throw e;
-    }
   }
 
   /** Checks that the member runs the current attempt of a live refresh; tells it to stop otherwise. */
@@ -281,17 +221,7 @@ export class RefreshRunsService {
   async complete(member: AuthMember, id: string, attempt: number, columns: { name: string; type?: string; oid?: number }[], uploaded?: { chunks: number; rows: number }) {
     // Chunks are committed without waiting for the WAL flush (see PrismaService.chunkPool): after a database
     // crash some may be gone although acknowledged. The member says what it uploaded; anything else is not a snapshot.
-    const [r] = await this.prisma.$queryRawUnsafe<{ found: number; live: number; done: number }[]>(
-      COMPLETE_SQL,
-      id,
-      member.clusterId,
-      attempt,
-      member.id,
-      uploaded === undefined,
-      uploaded?.chunks ?? 0,
-      uploaded?.rows ?? 0,
-      JSON.stringify(columns),
-    );
+    const r = await this.lifecycle.succeed(id, member.clusterId, attempt, member.id, columns, uploaded);
     if (!r.found) throw await this.foreign(member, id);
     if (!r.done && r.live && uploaded) {
       throw new ApiError(409, `the snapshot does not hold the ${uploaded.chunks} chunks (${uploaded.rows} rows) this attempt uploaded: the attempt must run again`);
@@ -301,30 +231,18 @@ export class RefreshRunsService {
     return { ok: true };
   }
 
-  async fail(member: AuthMember, id: string, attempt: number, error: string, final: boolean) {
+  /** The member's attempt failed; `permanent` when trying again cannot help (the query itself is wrong, say). */
+  async fail(member: AuthMember, id: string, attempt: number, error: string, permanent: boolean) {
     const { live } = await this.current(member, id, attempt);
-    if (!live) return { ok: false };
-    await this.prisma.refreshAttempt.updateMany({ where: { refreshId: id, number: attempt }, data: { status: 'failed', error, finishedAt: new Date() } });
-    await this.prisma.snapshotChunk.deleteMany({ where: { refreshId: id, attempt } });
-    if (final) await this.finish(id, 'failed', error);
-    else await this.prisma.refresh.updateMany({ where: { id, status: 'running' }, data: { status: 'queued', error } });
-    return { ok: true };
+    if (!live) return { ok: false, reason: 'this attempt is no longer the live one' };
+    const step = await this.lifecycle.attemptEnded(id, { attempt, memberId: member.id, status: 'failed', error, permanent });
+    return { ok: true, reason: step.next === 'retry' ? 'another attempt follows' : `the refresh is ${step.status}` };
   }
 
   /** The member stopped its attempt: because a user cancelled the refresh, or because a newer attempt took over. */
   async cancelled(member: AuthMember, id: string, attempt: number) {
     const refresh = await this.refreshFor(member, id);
-    const superseded = !refresh.cancelRequested;
-    await this.prisma.refreshAttempt.updateMany({
-      where: { refreshId: id, number: attempt, status: 'running' },
-      data: { status: superseded ? 'abandoned' : 'cancelled', finishedAt: new Date(), ...(superseded ? { error: 'superseded by a newer attempt' } : {}) },
-    });
-    await this.prisma.snapshotChunk.deleteMany({ where: { refreshId: id, attempt } });
-    if (!superseded) await this.finish(id, 'cancelled', 'cancelled while running');
+    await this.lifecycle.attemptStopped(id, attempt, refresh.cancelRequested);
     return { ok: true };
-  }
-
-  async finish(id: string, status: 'failed' | 'cancelled', error: string) {
-    await this.prisma.refresh.updateMany({ where: { id, status: { notIn: TERMINAL } }, data: { status, error, finishedAt: new Date() } });
   }
 }

@@ -59,7 +59,7 @@ export class RefreshesController {
   @Post(AGENT_ROUTES.refreshFail.route)
   @Endpoint({ tag: 'agents', summary: 'A member reports a failed attempt (final when no attempt is left)', auth: 'member', params: IdParams, body: RefreshFail, response: Ok, errors: [404] })
   fail(@CurrentMember() member: AuthMember, @Param('id') id: string, @Body() body: z.infer<typeof RefreshFail>) {
-    return this.runs.fail(member, id, body.attempt, body.error, body.final);
+    return this.runs.fail(member, id, body.attempt, body.error, body.permanent);
   }
 
   @Post(AGENT_ROUTES.refreshCancelled.route)

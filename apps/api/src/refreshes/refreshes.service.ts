@@ -2,12 +2,10 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { AuthUser } from '../auth/auth.service';
 import { PrismaService } from '../database/prisma.service';
 import { conflict, notFound } from '../http/errors';
-import { RefreshQueueService } from '../queue/refresh-queue.service';
+import { RefreshLifecycle, REFRESH_INCLUDE } from './refresh-lifecycle.service';
 import { AuditService } from '../audit/audit.service';
 import { DatasetsService } from '../datasets/datasets.service';
 import { toRefreshView } from '../datasets/views';
-
-export const REFRESH_INCLUDE = { attempts: true } as const;
 
 /** Refreshes as users see them: start one now, list the history, read one, cancel one. */
 @Injectable()
@@ -16,20 +14,14 @@ export class RefreshesService {
 
   constructor(
     private readonly prisma: PrismaService,
-    private readonly queues: RefreshQueueService,
+    private readonly lifecycle: RefreshLifecycle,
     private readonly datasets: DatasetsService,
     private readonly audit: AuditService,
   ) {}
 
-  /** Queues a refresh written to PostgreSQL (the source of truth) on the cluster's refresh queue, to run at `runAt` or now. */
-  async enqueue(refresh: { id: string }, dataset: { clusterId: string; retryAttempts: number; retryBackoffMs: number }, runAt?: Date) {
-    await this.queues.addRefresh(dataset.clusterId, refresh.id, dataset.retryAttempts, dataset.retryBackoffMs, runAt);
-  }
-
   async refreshNow(user: AuthUser, datasetId: string) {
     const dataset = await this.datasets.find(user, datasetId);
-    const refresh = await this.prisma.refresh.create({ data: { datasetId, status: 'queued', trigger: 'manual', triggeredBy: user.email }, include: REFRESH_INCLUDE });
-    await this.enqueue(refresh, dataset);
+    const refresh = await this.lifecycle.queueNow(dataset, user.email);
     await this.audit.record(user, { clusterId: dataset.clusterId, action: 'dataset.refresh', targetType: 'dataset', targetId: datasetId, detail: { refreshId: refresh.id } });
     this.logger.log(`refresh ${refresh.id} of dataset ${datasetId} queued by user ${user.id}`);
     return toRefreshView(refresh);
@@ -60,13 +52,8 @@ export class RefreshesService {
   async cancel(user: AuthUser, id: string) {
     const refresh = await this.find(user, id);
     if (!['queued', 'running'].includes(refresh.status)) throw conflict(`refresh ${id} is already ${refresh.status}`, 'id');
-    if (refresh.status === 'queued') {
-      const done = await this.prisma.refresh.updateMany({ where: { id, status: 'queued' }, data: { status: 'cancelled', cancelRequested: true, finishedAt: new Date(), error: `cancelled by ${user.email}` } });
-      if (done.count === 1) await this.queues.queue(refresh.dataset.clusterId, 'refresh').remove(id).catch(() => undefined);
-      else await this.prisma.refresh.update({ where: { id }, data: { cancelRequested: true } });
-    } else {
-      await this.prisma.refresh.update({ where: { id }, data: { cancelRequested: true } });
-    }
+    const outcome = await this.lifecycle.cancel(id, refresh.dataset.clusterId, user.email);
+    if (outcome === 'ended') throw conflict(`refresh ${id} ended meanwhile`, 'id');
     await this.audit.record(user, { clusterId: refresh.dataset.clusterId, action: 'refresh.cancel', targetType: 'refresh', targetId: id });
     return toRefreshView(await this.prisma.refresh.findUniqueOrThrow({ where: { id }, include: REFRESH_INCLUDE }));
   }

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { nextTick } from '@gateway/domain';
 import { CONFIG, type Config } from '../config/config';
 import { PrismaService } from '../database/prisma.service';
-import { RefreshesService } from './refreshes.service';
+import { RefreshLifecycle } from './refresh-lifecycle.service';
 import { Periodic } from '../common/periodic';
 import { OutageWatch } from '../common/outage-watch';
 
@@ -13,7 +13,7 @@ import { OutageWatch } from '../common/outage-watch';
  * A tick is claimed SCHEDULER_LEAD_MS before it comes: its refresh is written and queued as a delayed job that
  * BullMQ releases at the tick. Writing and queueing a hundred refreshes that share a tick takes a while; done
  * ahead, it no longer delays their start. Until the tick the refresh is "queued" with its scheduledFor in the
- * future; disabling the dataset or changing its schedule withdraws it (DatasetsService.withdrawStaged), and an
+ * future; disabling the dataset or changing its schedule withdraws it (RefreshLifecycle.withdrawStaged), and an
  * agent that gets it anyway finds it cancelled (RefreshRunsService.start).
  */
 const FIRE_AT_ONCE = 16;
@@ -26,7 +26,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnModuleDestroy
 
   constructor(
     private readonly prisma: PrismaService,
-    private readonly refreshes: RefreshesService,
+    private readonly lifecycle: RefreshLifecycle,
     @Inject(CONFIG) config: Config,
   ) {
     this.leadMs = config.SCHEDULER_LEAD_MS;
@@ -48,10 +48,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnModuleDestroy
     const next = nextTick(d.cron!, d.timezone ?? 'UTC', tick > now ? tick : now);
     const claimed = await this.prisma.dataset.updateMany({ where: { id: d.id, nextRunAt: tick, enabled: true }, data: { nextRunAt: next } });
     if (claimed.count !== 1) return; // another API instance took this tick
-    const refresh = await this.prisma.refresh
-      .create({ data: { datasetId: d.id, status: 'queued', trigger: 'schedule', scheduledFor: tick } })
-      .catch((e: { code?: string }) => (e.code === 'P2002' ? null : Promise.reject(e)));
-    if (refresh) await this.refreshes.enqueue(refresh, d, tick);
+    await this.lifecycle.queueTick(d, tick);
   }
 
   async tick(now = new Date()) {
