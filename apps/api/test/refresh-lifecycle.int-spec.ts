@@ -43,7 +43,7 @@ afterAll(async () => {
 let n = 0;
 async function dataset(retryAttempts: number, retryBackoffMs = 100) {
   const ds = await prisma.dataset.create({ data: { clusterId, name: `d${n++}`, query: 'SELECT 1', retryAttempts, retryBackoffMs } });
-  return { id: ds.id, clusterId, retryAttempts, retryBackoffMs };
+  return { id: ds.id, clusterId, dataSourceId: null };
 }
 const history = (id: string) => prisma.refresh.findUniqueOrThrow({ where: { id }, include: { attempts: { orderBy: { number: 'asc' } } } });
 const opened = (r: Awaited<ReturnType<RefreshLifecycle['openAttempt']>>) => {

@@ -130,5 +130,7 @@ export const MemberStatusView = MemberView.extend({
   memory: z.number().nullable(),
   activeJobs: z.number().int().nullable(),
   version: z.string().nullable(),
+  /** Each data source of the cluster the member has checked: whether it could reach it, and if not why. */
+  sources: z.array(z.object({ dataSourceId: z.string(), name: z.string(), ok: z.boolean(), error: z.string().nullable(), checkedAt: z.string() })),
 });
 export type MemberStatusView = z.infer<typeof MemberStatusView>;

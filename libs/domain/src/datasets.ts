@@ -124,7 +124,8 @@ export const RefreshListQuery = z.object({ limit: z.coerce.number().int().min(1)
 export const DataExportQuery = z.object({ format: z.enum(['csv', 'ndjson'], { error: 'must be csv or ndjson' }).default('ndjson') }).strict();
 
 /** The refresh job on the cluster's refresh queue: just the id; everything else comes from the API at start. */
-export const RefreshJob = z.object({ refreshId: z.string() });
+/** A refresh job on a cluster's queue; its data source lets the instance route it to a member that can reach it. */
+export const RefreshJob = z.object({ refreshId: z.string(), dataSourceId: z.string().nullable().optional() });
 export type RefreshJob = z.infer<typeof RefreshJob>;
 
 export const RefreshStartRequest = z.object({}).strict();

@@ -28,6 +28,17 @@ export const clusterKeys = (prefix: string, clusterId: string) => {
   };
 };
 
+/** What a member found when it last checked that it can reach a data source (connect and `SELECT 1`). */
+export const SourceHealth = z.object({
+  id: z.string().max(100),
+  ok: z.boolean(),
+  /** Why it could not, as the connector said it (no secrets: the connector's messages never carry credentials). */
+  error: z.string().max(500).optional(),
+  /** When it checked (ms since the epoch, the member's clock). */
+  at: z.number(),
+});
+export type SourceHealth = z.infer<typeof SourceHealth>;
+
 /** What a job carries about its data source: credentials stay sealed to the cluster key. */
 export const JobDataSource = z.object({
   id: z.string(),
@@ -59,6 +70,8 @@ export const Presence = z.object({
   slots: z.number().int().optional(),
   /** The member protocol version of its connection. */
   protocol: z.number().int().optional(),
+  /** Whether the member could reach each data source of its cluster when it last checked. */
+  sources: z.array(SourceHealth).optional(),
 });
 export type Presence = z.infer<typeof Presence>;
 

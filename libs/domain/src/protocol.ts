@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { JobDataSource } from './jobs';
+import { JobDataSource, SourceHealth } from './jobs';
 import { MemberView } from './clusters';
 import { RoutingSettings } from './routing';
 
@@ -62,6 +62,10 @@ export const MemberSettings = z.object({
   cluster: z.object({ id: z.string(), name: z.string(), routing: RoutingSettings }),
   members: z.array(z.object({ id: z.string(), name: z.string(), primary: z.boolean(), enabled: z.boolean(), joinOrder: z.number() })),
   heartbeatMs: z.number().int().positive(),
+  /** The cluster's data sources (credentials sealed to the cluster key), which the member checks it can reach. */
+  dataSources: z.array(JobDataSource).optional(),
+  /** How often the member checks each data source (and once more right after a live query could not reach it). */
+  sourceCheckMs: z.number().int().positive().optional(),
 });
 export type MemberSettings = z.infer<typeof MemberSettings>;
 
@@ -111,7 +115,7 @@ export const MemberMessage = z.discriminatedUnion('t', [
   /** The challenge's nonce signed with the member key (memberConnectMessage). */
   z.object({ t: z.literal('auth'), signature: z.string().min(1).max(1000) }),
   /** Every heartbeat: load and busy slots (the connection itself says the member is online). */
-  z.object({ t: z.literal('presence'), cpu: z.number(), memory: z.number(), busy: z.number().int().min(0), slots: z.number().int().min(0), draining: z.boolean().optional() }),
+  z.object({ t: z.literal('presence'), cpu: z.number(), memory: z.number(), busy: z.number().int().min(0), slots: z.number().int().min(0), draining: z.boolean().optional(), sources: z.array(SourceHealth).max(1000).optional() }),
   /** A whole live result in one frame (most results). */
   z.object({ t: z.literal('result'), id: ReqId, columns: Columns, rows: Rows, truncated: z.boolean(), executeMs: z.number() }),
   /** A large live result: its columns first, then rows frames, then end. */

@@ -24,6 +24,14 @@ export interface MemberState {
   memory: number;
   /** Lower joined earlier; the fallback order when the primary cannot serve. */
   joinOrder: number;
+  /** What the member last found when it checked each data source (by id); a source it has not checked is not here. */
+  sources?: Record<string, { ok: boolean; error?: string }>;
+}
+
+/** The data source the work is for: routing skips members that cannot reach it while another can. */
+export interface RoutedSource {
+  id: string;
+  name: string;
 }
 
 export interface Server {

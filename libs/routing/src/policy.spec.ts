@@ -101,6 +101,62 @@ describe('nobody can serve', () => {
   });
 });
 
+describe('data source health', () => {
+  const sales = { id: 's1', name: 'sales-db' };
+  const refused = { s1: { ok: false, error: 'connection refused' } };
+
+  it('skips a primary that cannot reach the source while another can, and says so; other sources stay on the primary', () => {
+    const m = three();
+    m[0].sources = { ...refused, s2: { ok: true } };
+    const d = route(m, DEFAULT_ROUTING, sales);
+    expect(d.servers).toEqual([{ memberId: 'b', memberName: 'b', reason: 'failover: a cannot reach sales-db: connection refused; b serves' }]);
+    expect(served(m)).toEqual(['a']);
+    expect(route(m, DEFAULT_ROUTING, { id: 's2', name: 'other' }).servers.map((s) => s.memberId)).toEqual(['a']);
+  });
+
+  it('gives a member that has not checked the source yet the benefit of the doubt', () => {
+    const m = three();
+    m[1].sources = { s9: { ok: false } };
+    expect(route(m, DEFAULT_ROUTING, sales).servers.map((s) => s.memberId)).toEqual(['a']);
+  });
+
+  it('names the unreachable members when the primary is skipped for another reason', () => {
+    const m = three();
+    m[0].online = false;
+    m[1].sources = refused;
+    const d = route(m, DEFAULT_ROUTING, sales);
+    expect(d.servers.map((s) => s.memberId)).toEqual(['c']);
+    expect(d.servers[0].reason).toBe('failover: primary a is offline; c is the first online enabled member in join order (b cannot reach sales-db: connection refused)');
+  });
+
+  it('in distribute mode, serves from the members that can reach it', () => {
+    const m = three();
+    m[2].sources = refused;
+    const d = route(m, { mode: 'distribute', cpuThreshold: 0, memoryThreshold: 0 }, sales);
+    expect(d.servers.map((s) => s.memberId)).toEqual(['a', 'b']);
+    expect(d.servers[0].reason).toContain('c cannot reach sales-db: connection refused');
+  });
+
+  it('serves nobody when no online member can reach it, naming the source and what each member found', () => {
+    const m = three();
+    m[0].sources = refused;
+    m[1].sources = { s1: { ok: false, error: 'timeout after 5000 ms' } };
+    m[2].online = false;
+    expect(route(m, DEFAULT_ROUTING, sales)).toEqual({
+      servers: [],
+      canServe: false,
+      reason: 'no online member can reach data source "sales-db" (a: connection refused; b: timeout after 5000 ms)',
+    });
+  });
+
+  it('prefers reachability over load: an overloaded member that can reach the source serves before one that cannot', () => {
+    const m = three().slice(0, 2);
+    m[0].sources = refused;
+    m[1].cpu = 99;
+    expect(route(m, { mode: 'primary', cpuThreshold: 50, memoryThreshold: 0 }, sales).servers.map((s) => s.memberId)).toEqual(['b']);
+  });
+});
+
 describe('serves()', () => {
   it('answers for one member', () => {
     const d = route(three(), DEFAULT_ROUTING);
@@ -136,6 +192,19 @@ describe('properties', () => {
     mode: fc.constantFrom('primary' as const, 'distribute' as const),
     cpuThreshold: fc.integer({ min: 0, max: 100 }),
     memoryThreshold: fc.integer({ min: 0, max: 100 }),
+  });
+
+  it('never routes to a member that cannot reach the source while another online enabled member can', () => {
+    const arbReach = fc.array(fc.boolean(), { minLength: 8, maxLength: 8 });
+    fc.assert(
+      fc.property(arbMembers, arbSettings, arbReach, (members, settings, reach) => {
+        const withHealth = members.map((m, i) => ({ ...m, sources: { s: { ok: reach[i] } } }));
+        const d = route(withHealth, settings, { id: 's', name: 's' });
+        const able = withHealth.filter((m) => m.enabled && m.online && m.sources.s.ok);
+        if (able.length === 0) expect(d.canServe).toBe(false);
+        for (const s of d.servers) expect(able.map((m) => m.id)).toContain(s.memberId);
+      }),
+    );
   });
 
   it('never routes to a disabled or offline member', () => {

@@ -111,11 +111,17 @@ export function registerAdminCommands(program: Command, out: Out) {
 
   common(program.command('members <cluster>').description('List the members of a cluster (by id or name) with their online status.')).action(async (cluster: string, opts: Common) => {
     const members = await client(opts).request<MemberStatusView[]>('GET', `/api/clusters/${enc(cluster)}/members`);
+    // Per data source, what each member found when it last checked that it can reach it (routing skips the ones that cannot).
+    const reach = (m: MemberStatusView) => (m.sources?.length ? `${m.sources.filter((s) => s.ok).length}/${m.sources.length} reachable` : '-');
+    const cut = members.flatMap((m) => (m.sources ?? []).filter((s) => !s.ok).map((s) => `${m.name} cannot reach data source "${s.name}": ${s.error ?? 'unreachable'} (checked ${ago(s.checkedAt)})`));
     print(out, opts, members, () =>
-      table(
-        ['NAME', 'ID', 'STATUS', 'ENABLED', 'PRIMARY', 'VERSION', 'HOST', 'HEARTBEAT', 'CPU%', 'MEM%'],
-        members.map((m) => [m.name, m.id, statusOf(m), m.enabled, m.primary, m.version ?? m.agentVersion, m.hostName, ago(m.lastHeartbeat), m.cpu, m.memory]),
-      ),
+      [
+        table(
+          ['NAME', 'ID', 'STATUS', 'ENABLED', 'PRIMARY', 'VERSION', 'HOST', 'HEARTBEAT', 'CPU%', 'MEM%', 'SOURCES'],
+          members.map((m) => [m.name, m.id, statusOf(m), m.enabled, m.primary, m.version ?? m.agentVersion, m.hostName, ago(m.lastHeartbeat), m.cpu, m.memory, reach(m)]),
+        ),
+        ...cut,
+      ].join('\n'),
     );
   });
 

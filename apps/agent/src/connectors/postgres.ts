@@ -25,7 +25,7 @@ function classify(e: unknown, where: string): ConnectorError {
   if (code === '57014') return new ConnectorError('timeout', `the query was cancelled after the statement timeout`);
   if (code === '25006') return new ConnectorError('read_only', `the gateway runs read-only queries: ${err.message}`);
   if (code === '28P01' || code === '28000') return new ConnectorError('credentials', `authentication failed: ${err.message}`);
-  if (['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', '3D000'].includes(code) || /timeout exceeded when trying to connect|Connection terminated/i.test(err.message ?? '')) {
+  if (['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ECONNRESET', '3D000'].includes(code) || /timeout exceeded when trying to connect|Connection terminated/i.test(err.message ?? '')) {
     return new ConnectorError('unreachable', `cannot connect to ${where}: ${err.message || code}`);
   }
   return new ConnectorError('query_failed', err.message ?? String(e));

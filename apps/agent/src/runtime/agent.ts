@@ -8,6 +8,7 @@ import { MemberApi } from './member-api';
 import { MemberLink, type Welcome } from './member-link';
 import { PresenceReporter } from './presence';
 import { RefreshRunner } from './refresh-runner';
+import { SourceHealthChecker } from './source-health';
 
 export interface AgentOptions {
   /** Live queries this member runs at once. */
@@ -58,6 +59,7 @@ export class Agent {
   private readonly connectors: ConnectorCache;
   private readonly live: LiveWorkRunner;
   private readonly refreshes: RefreshRunner;
+  private readonly health: SourceHealthChecker;
   private readonly token = new TokenBox();
   private stopping = false;
   /** Bumped at every (re)connection: answers meant for a lost connection never go out on the next one. */
@@ -70,7 +72,9 @@ export class Agent {
   ) {
     this.network = new ControlPlaneNetwork({ ca: config.ca, proxy: config.proxy, env: options.env });
     this.connectors = new ConnectorCache(config.clusterPrivateKey, options.concurrency ?? 16);
-    this.live = new LiveWorkRunner(this.connectors, options.concurrency ?? 16, log);
+    // Presence goes out at once when a source's reachability changes (the link is set up below; checks start on welcome).
+    this.health = new SourceHealthChecker(this.connectors, log, () => this.presence?.report());
+    this.live = new LiveWorkRunner(this.connectors, options.concurrency ?? 16, log, this.health);
     const api = new MemberApi(this.network, {
       baseUrl: () => this.link.apiUrl,
       token: async () => this.token.current,
@@ -90,6 +94,7 @@ export class Agent {
       busy: () => this.live.busy + this.refreshes.active,
       slots: () => this.live.slots,
       draining: () => this.stopping,
+      sources: () => this.health.report(),
     });
   }
 
@@ -102,6 +107,7 @@ export class Agent {
     this.generation += 1;
     this.token.set(welcome.token);
     this.presence.start(welcome.settings.heartbeatMs);
+    this.health.update(welcome.settings.dataSources, welcome.settings.sourceCheckMs);
   }
 
   private down(reason: string) {
@@ -138,6 +144,7 @@ export class Agent {
         return this.refreshes.stop(m.id);
       case 'settings':
         this.log.info({ routing: m.settings.cluster.routing }, 'picked up a cluster config change');
+        this.health.update(m.settings.dataSources, m.settings.sourceCheckMs);
         return;
       case 'token':
         return this.token.set(m.token);
@@ -163,6 +170,7 @@ export class Agent {
     const drained = await Promise.all([this.live.idle(this.options.drainMs ?? 10_000), this.waitForRefreshes(this.options.drainMs ?? 10_000)]);
     if (drained.includes(false)) this.log.warn({ activeJobs: this.live.busy + this.refreshes.active }, 'gave up waiting for active work');
     this.presence.stop();
+    this.health.stop();
     await this.link.stop();
     this.live.dropAll();
     this.refreshes.stopAll();

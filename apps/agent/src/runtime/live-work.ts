@@ -108,6 +108,8 @@ export class LiveWorkRunner {
     private readonly connectors: ConnectorCache,
     readonly slots: number,
     private readonly log: Logger,
+    /** Told whether live work on a data source reached it (see SourceHealthChecker). */
+    private readonly reach?: { reached(id: string): void; unreachable(id: string, error: string): void },
   ) {
     this.handlers = {
       ping: async (_w, answer) => answer.finish(false),
@@ -171,10 +173,14 @@ export class LiveWorkRunner {
     const answer = new ResultWriter(id, channel, work.kind === 'query' ? work.maxBytes : Number.MAX_SAFE_INTEGER, abort);
     try {
       await (this.handlers[work.kind] as Handler<LiveKind>)(work as never, answer, abort.signal);
+      if ('dataSource' in work) this.reach?.reached(work.dataSource.id);
     } catch (e) {
       if (!abort.signal.aborted || answer.overLimit) {
         const err = answer.fail(answer.overLimit ? tooLarge(work.kind === 'query' ? work.maxBytes : 0) : e);
-        this.log.info({ requestId: id, dataSourceId: 'dataSource' in work ? work.dataSource.id : undefined, code: err.code }, 'live work failed at the data source');
+        const dataSourceId = 'dataSource' in work ? work.dataSource.id : undefined;
+        this.log.info({ requestId: id, dataSourceId, code: err.code }, 'live work failed at the data source');
+        if (dataSourceId && err.code === 'unreachable') this.reach?.unreachable(dataSourceId, err.message);
+        else if (dataSourceId && (err.code === 'query_failed' || err.code === 'read_only' || err.code === 'timeout')) this.reach?.reached(dataSourceId);
       }
     } finally {
       this.running.delete(id);

@@ -1,4 +1,4 @@
-import type { MemberMessage } from '@gateway/domain';
+import type { MemberMessage, SourceHealth } from '@gateway/domain';
 import { LoadSampler } from './load';
 
 /** What presence reports of the member: how busy it is, and whether it is shutting down. */
@@ -6,6 +6,8 @@ export interface PresenceSource {
   busy(): number;
   slots(): number;
   draining(): boolean;
+  /** Whether each data source of the cluster could be reached at the last check. */
+  sources(): SourceHealth[];
 }
 
 /**
@@ -31,7 +33,8 @@ export class PresenceReporter {
 
   report() {
     const { cpu, memory } = this.load.sample();
-    this.send({ t: 'presence', cpu, memory, busy: this.source.busy(), slots: this.source.slots(), ...(this.source.draining() ? { draining: true } : {}) });
+    const sources = this.source.sources();
+    this.send({ t: 'presence', cpu, memory, busy: this.source.busy(), slots: this.source.slots(), ...(this.source.draining() ? { draining: true } : {}), ...(sources.length ? { sources } : {}) });
   }
 
   stop() {

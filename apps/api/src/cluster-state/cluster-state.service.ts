@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import { ClusterEvent, clusterKeys, Presence, type MemberState, type RoutingDecision } from '@gateway/domain';
+import { ClusterEvent, clusterKeys, Presence, type MemberState, type RoutedSource, type RoutingDecision } from '@gateway/domain';
 import { route } from '@gateway/routing';
 import { CONFIG, type Config } from '../config/config';
 import { RedisService } from '../redis/redis.service';
@@ -150,19 +150,20 @@ export class ClusterStateService implements OnModuleInit, OnModuleDestroy {
   private memberStates(members: MemberRow[], presence: Map<string, Presence>): MemberState[] {
     return members.map((m) => {
       const p = presence.get(m.id);
-      return { id: m.id, name: m.name, primary: m.isPrimary, enabled: m.enabled, online: !!p && !p.draining, cpu: p?.cpu ?? 0, memory: p?.memory ?? 0, joinOrder: m.joinOrder };
+      const sources = p?.sources ? Object.fromEntries(p.sources.map((s) => [s.id, { ok: s.ok, error: s.error }])) : undefined;
+      return { id: m.id, name: m.name, primary: m.isPrimary, enabled: m.enabled, online: !!p && !p.draining, cpu: p?.cpu ?? 0, memory: p?.memory ?? 0, joinOrder: m.joinOrder, sources };
     });
   }
 
   /** Who serves, on presence already read: callers that also need the presence read it once. */
-  routeOn(cluster: Pick<ClusterRow, 'routingMode' | 'cpuThreshold' | 'memoryThreshold'>, members: MemberRow[], presence: Map<string, Presence>): RoutingDecision {
-    return route(this.memberStates(members, presence), routingOf(cluster));
+  routeOn(cluster: Pick<ClusterRow, 'routingMode' | 'cpuThreshold' | 'memoryThreshold'>, members: MemberRow[], presence: Map<string, Presence>, source?: RoutedSource): RoutingDecision {
+    return route(this.memberStates(members, presence), routingOf(cluster), source);
   }
 
   /** Who serves now. While Redis is out of reach, the members connected to this instance are the ones known to be online. */
-  async decide(cluster: Pick<ClusterRow, 'id' | 'routingMode' | 'cpuThreshold' | 'memoryThreshold'>, members: MemberRow[]): Promise<RoutingDecision> {
+  async decide(cluster: Pick<ClusterRow, 'id' | 'routingMode' | 'cpuThreshold' | 'memoryThreshold'>, members: MemberRow[], source?: RoutedSource): Promise<RoutingDecision> {
     const { presence } = await this.presenceView(cluster.id, members.map((m) => m.id));
-    return this.routeOn(cluster, members, presence);
+    return this.routeOn(cluster, members, presence, source);
   }
 
   /**

@@ -207,10 +207,15 @@ export class ClustersService {
   /** Members with their live status (presence), in join order. */
   async members(user: AuthUser, ref: string): Promise<MemberStatusView[]> {
     const cluster = await this.resolve(user, ref, 'id');
-    const members = await this.memberRows(cluster.id);
+    const [members, dataSources] = await Promise.all([this.memberRows(cluster.id), this.prisma.dataSource.findMany({ where: { clusterId: cluster.id }, select: { id: true, name: true } })]);
+    const names = new Map(dataSources.map((d) => [d.id, d.name]));
     const { presence, known } = await this.state.presenceView(cluster.id, members.map((m) => m.id));
     return members.map((m) => {
       const p = presence.get(m.id);
+      const sources = (p?.sources ?? [])
+        .filter((s) => names.has(s.id))
+        .map((s) => ({ dataSourceId: s.id, name: names.get(s.id)!, ok: s.ok, error: s.error ?? null, checkedAt: new Date(s.at).toISOString() }))
+        .sort((a, b) => a.name.localeCompare(b.name));
       return {
         ...toMemberView(m),
         online: !!p && !p.draining,
@@ -221,6 +226,7 @@ export class ClustersService {
         memory: p?.memory ?? null,
         activeJobs: p?.activeJobs ?? null,
         version: p?.version ?? null,
+        sources,
       };
     });
   }

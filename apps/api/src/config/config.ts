@@ -48,6 +48,8 @@ export const ConfigSchema = z.object({
    */
   HEARTBEAT_MS: z.coerce.number().int().min(50).max(10_000).default(300),
   PRESENCE_TTL_MS: z.coerce.number().int().min(200).max(60_000).default(1200),
+  /** How often members check that they can reach each data source of their cluster (routing skips those that cannot). */
+  SOURCE_CHECK_MS: z.coerce.number().int().min(250).max(600_000).default(10_000),
   /** The largest snapshot a refresh may store, in bytes (compressed). */
   SNAPSHOT_MAX_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024 * 1024),
   /** How often the scheduler looks for due schedules, and the reconciler compares PostgreSQL with Redis. */

@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import { isFullDataSource, type LiveWork, type MemberMessage, type MemberMessageOf, type ServerMessage } from '@gateway/domain';
+import { isFullDataSource, type LiveWork, type MemberMessage, type MemberMessageOf, type ServerMessage, type SourceHealth } from '@gateway/domain';
 
 /** The frames of one live request's answer, and how the request can end without one. */
 export type LiveFrame = MemberMessageOf<'result' | 'columns' | 'rows' | 'end' | 'error'>;
@@ -38,6 +38,8 @@ export class MemberConnection {
   memory = 0;
   busy = 0;
   slots = 0;
+  /** Whether the member could reach each data source when it last checked (its last presence frame). */
+  sources: SourceHealth[] = [];
   draining = false;
 
   constructor(

@@ -26,6 +26,7 @@ import { AuditService } from '../audit/audit.service';
 import { routingOf, toMemberView } from '../clusters/views';
 import { MemberConnection, type LiveSink, type RefreshEnd } from './member-connection';
 import { OutageWatch } from '../common/outage-watch';
+import { toJobDataSource } from '../datasources/datasources.service';
 
 /** How long a new connection may take to say hello and sign its challenge. */
 const HANDSHAKE_MS = 10_000;
@@ -189,7 +190,7 @@ export class MemberHub implements OnModuleDestroy {
       const m = parsed.message;
       if (m.t === 'presence') {
         conn.lastSeen = Date.now();
-        Object.assign(conn, { cpu: m.cpu, memory: m.memory, busy: m.busy, slots: m.slots, draining: !!m.draining });
+        Object.assign(conn, { cpu: m.cpu, memory: m.memory, busy: m.busy, slots: m.slots, draining: !!m.draining, sources: m.sources ?? [] });
         void this.announce(conn);
         if (tokenExpires - Date.now() < TOKEN_RENEW_MS) {
           tokenExpires = Date.now() + TOKEN_RENEW_MS * 2; // one renewal at a time
@@ -242,6 +243,7 @@ export class MemberHub implements OnModuleDestroy {
       instanceId: this.instanceId,
       protocol: conn.member.protocol,
       ...(conn.draining ? { draining: true } : {}),
+      ...(conn.sources.length ? { sources: conn.sources } : {}),
     };
   }
 
@@ -281,7 +283,7 @@ export class MemberHub implements OnModuleDestroy {
 
   /** What a member needs of its cluster; null when the member no longer exists. */
   private async settings(memberId: string): Promise<MemberSettings | null> {
-    const member = await this.prisma.member.findUnique({ where: { id: memberId }, include: { cluster: { include: { members: { orderBy: { joinOrder: 'asc' } } } } } });
+    const member = await this.prisma.member.findUnique({ where: { id: memberId }, include: { cluster: { include: { members: { orderBy: { joinOrder: 'asc' } }, dataSources: { orderBy: { createdAt: 'asc' } } } } } });
     if (!member) return null;
     const c = member.cluster;
     return {
@@ -289,6 +291,9 @@ export class MemberHub implements OnModuleDestroy {
       cluster: { id: c.id, name: c.name, routing: routingOf(c) },
       members: c.members.map((m) => ({ id: m.id, name: m.name, primary: m.isPrimary, enabled: m.enabled, joinOrder: m.joinOrder })),
       heartbeatMs: this.config.HEARTBEAT_MS,
+      // Sealed to the cluster key like every data source a member gets: the control plane cannot open them.
+      dataSources: c.dataSources.map(toJobDataSource),
+      sourceCheckMs: this.config.SOURCE_CHECK_MS,
     };
   }
 

@@ -9,7 +9,7 @@ import { ClusterStateService } from '../cluster-state/cluster-state.service';
 import { MemberHub } from './member-hub.service';
 import { RefreshLifecycle, type NextStep } from '../refreshes/refresh-lifecycle.service';
 
-type ClusterWithMembers = Awaited<ReturnType<PrismaService['cluster']['findUnique']>> & { members: { id: string; name: string; isPrimary: boolean; enabled: boolean; joinOrder: number }[] };
+type ClusterWithMembers = Awaited<ReturnType<PrismaService['cluster']['findUnique']>> & { members: { id: string; name: string; isPrimary: boolean; enabled: boolean; joinOrder: number }[]; dataSources: { id: string; name: string }[] };
 
 /** Refreshes one instance hands out at once per cluster (each runs on a member; the instance only waits). */
 const REFRESH_CONCURRENCY = 128;
@@ -75,7 +75,7 @@ export class RefreshDispatcher implements OnModuleDestroy {
     const version = await this.state.configVersion(clusterId);
     const known = this.clusters.get(clusterId);
     if (known && known.version === version) return known.row;
-    const row = this.prisma.cluster.findUnique({ where: { id: clusterId }, include: { members: { orderBy: { joinOrder: 'asc' } } } });
+    const row = this.prisma.cluster.findUnique({ where: { id: clusterId }, include: { members: { orderBy: { joinOrder: 'asc' } }, dataSources: { select: { id: true, name: true } } } });
     this.clusters.set(clusterId, { version, row });
     // A failed read is not kept.
     row.catch(() => this.clusters.delete(clusterId));
@@ -91,10 +91,15 @@ export class RefreshDispatcher implements OnModuleDestroy {
   private async process(clusterId: string, job: Job, token?: string) {
     const parsed = RefreshJob.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`job ${job.id} has no valid refresh payload`);
-    const { refreshId } = parsed.data;
+    const { refreshId, dataSourceId } = parsed.data;
     const cluster = await this.cluster(clusterId);
     if (!cluster) throw new UnrecoverableError(`cluster ${clusterId} no longer exists`);
-    const decision = await this.state.decide(cluster, cluster.members);
+    // To a member that can reach the data source, while one can (the start checks routing again).
+    const source = cluster.dataSources.find((d) => d.id === dataSourceId);
+    let decision = await this.state.decide(cluster, cluster.members, source);
+    // No member can reach it: the attempt runs anyway where routing would send other work, and fails with the
+    // data source's own error, counted toward the retry policy, rather than waiting unseen in the queue.
+    if (!decision.canServe && source) decision = await this.state.decide(cluster, cluster.members);
     const local = decision.servers.map((s) => this.hub.get(s.memberId)).filter((c) => c !== undefined);
     if (local.length === 0) return this.handBack(job, token, decision.canServe ? 20 : 250);
     const conn = local.reduce((a, b) => (b.busy + b.inFlight < a.busy + a.inFlight ? b : a));

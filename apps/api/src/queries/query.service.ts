@@ -8,6 +8,7 @@ import {
   type Presence,
   type QueryRequest,
   type QueryResult,
+  type RoutedSource,
   type RoutingDecision,
   type Server,
 } from '@gateway/domain';
@@ -70,7 +71,7 @@ export class QueryService {
     const ds = await this.dataSources.find(user, dataSourceId);
     const timeoutMs = req.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
     const work: LiveWork = { kind: 'query', dataSource: toJobDataSource(ds), sql: req.sql, maxRows: req.maxRows ?? DEFAULT_MAX_ROWS, timeoutMs, maxBytes: this.config.LIVE_MAX_BYTES };
-    const { answer, decision, memberId, attempts, totalMs } = await this.dispatch(ds.cluster, work, timeoutMs, ds.name);
+    const { answer, decision, memberId, attempts, totalMs } = await this.dispatch(ds.cluster, work, timeoutMs, { id: ds.id, name: ds.name });
     return {
       columns: answer.columns,
       rows: answer.rows,
@@ -83,7 +84,7 @@ export class QueryService {
   async testConnection(user: AuthUser, dataSourceId: string) {
     const ds = await this.dataSources.find(user, dataSourceId);
     const work: LiveWork = { kind: 'test-connection', dataSource: toJobDataSource(ds), timeoutMs: CONNECTION_TEST_TIMEOUT_MS };
-    const { answer, decision, memberId, attempts, totalMs } = await this.dispatch(ds.cluster, work, CONNECTION_TEST_TIMEOUT_MS, ds.name);
+    const { answer, decision, memberId, attempts, totalMs } = await this.dispatch(ds.cluster, work, CONNECTION_TEST_TIMEOUT_MS, { id: ds.id, name: ds.name });
     return { ok: true as const, servedBy: this.servedBy(ds.cluster, decision, memberId), timings: { totalMs, executeMs: answer.executeMs, attempts } };
   }
 
@@ -117,14 +118,17 @@ export class QueryService {
     return best[Math.floor(Math.random() * best.length)];
   }
 
-  private async dispatch(cluster: Cluster, work: LiveWork, timeoutMs: number, dataSourceName?: string) {
+  private async dispatch(cluster: Cluster, work: LiveWork, timeoutMs: number, source?: RoutedSource) {
     const requestId = randomUUID();
     const started = performance.now();
     const excluded = new Set<string>();
+    /** Members that could not reach the source on an earlier try of this request, with what they said. */
+    const cut = new Map<string, string>();
     for (let attempt = 1; attempt <= 2; attempt++) {
       const candidates = cluster.members.filter((m) => !excluded.has(m.id));
       const { presence } = await this.state.presenceView(cluster.id, candidates.map((m) => m.id));
-      const decision = this.state.routeOn(cluster, candidates, presence);
+      if (source) for (const [id, error] of cut) presence.set(id, withUnreachable(presence.get(id), source.id, error));
+      const decision = this.state.routeOn(cluster, candidates, presence, source);
       if (!decision.canServe) throw new ApiError(503, `no member of cluster "${cluster.name}" can serve this now: ${decision.reason}`);
       const server = this.pick(decision.servers, presence);
       const holder = presence.get(server.memberId)?.instanceId ?? this.hub.instanceId;
@@ -135,9 +139,18 @@ export class QueryService {
         this.logger.warn(`member ${outcome.memberId} of cluster ${cluster.id} was lost before answering request ${requestId} (${outcome.reason}); sending it to the next server`);
         continue;
       }
+      if (outcome.kind === 'error' && outcome.code === 'unreachable' && source && attempt === 1) {
+        // The member could not reach the source (its health check had not seen it yet): a peer that can may serve.
+        cut.set(outcome.memberId, outcome.message);
+        const others = this.state.routeOn(cluster, candidates, new Map([...presence, [outcome.memberId, withUnreachable(presence.get(outcome.memberId), source.id, outcome.message)]]), source);
+        if (others.canServe) {
+          this.logger.log(`member ${outcome.memberId} of cluster ${cluster.id} could not reach data source ${source.id} for request ${requestId}; trying ${others.servers[0].memberName}`);
+          continue;
+        }
+      }
       if (outcome.kind === 'error') {
         const field = outcome.code === 'query_failed' || outcome.code === 'read_only' ? 'sql' : outcome.code === 'too_large' ? 'maxRows' : undefined;
-        const prefix = dataSourceName && (outcome.code === 'unreachable' || outcome.code === 'credentials') ? `data source "${dataSourceName}": ` : '';
+        const prefix = source && (outcome.code === 'unreachable' || outcome.code === 'credentials') ? `data source "${source.name}": ` : '';
         throw new ApiError(ERROR_STATUS[outcome.code], prefix + outcome.message, field);
       }
       return { answer: outcome.answer, decision, memberId: outcome.memberId, attempts: attempt, totalMs: Math.round((performance.now() - started) * 100) / 100 };
@@ -219,6 +232,12 @@ export class QueryService {
       this.relay.forward(holder, memberId, id, work, sink);
     });
   }
+}
+
+/** A member's presence as if its last check of the source had failed with `error`. */
+function withUnreachable(p: Presence | undefined, sourceId: string, error: string): Presence {
+  const base: Presence = p ?? { memberId: '', version: '', cpu: 0, memory: 0, activeJobs: 0, at: 0 };
+  return { ...base, sources: [...(base.sources ?? []).filter((s) => s.id !== sourceId), { id: sourceId, ok: false, error, at: Date.now() }] };
 }
 
 const queueMs = (totalMs: number, executeMs: number) => Math.max(0, Math.round((totalMs - executeMs) * 100) / 100);

@@ -35,9 +35,9 @@ export class RefreshQueueService implements OnModuleDestroy {
    * harmless. A refresh scheduled for later waits in BullMQ's delayed set until then (see SchedulerService). The
    * retry policy is not BullMQ's: RefreshLifecycle keeps it in PostgreSQL, where abandoned attempts count too.
    */
-  async addRefresh(clusterId: string, refreshId: string, runAt?: Date | null) {
+  async addRefresh(clusterId: string, refreshId: string, dataSourceId: string | null, runAt?: Date | null) {
     const delay = runAt ? runAt.getTime() - Date.now() : 0;
-    return this.queue(clusterId, QUEUES.refresh).add('refresh', { refreshId }, {
+    return this.queue(clusterId, QUEUES.refresh).add('refresh', { refreshId, dataSourceId }, {
       jobId: refreshId,
       ...(delay > 0 ? { delay } : {}),
       priority: 10,

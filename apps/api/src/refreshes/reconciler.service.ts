@@ -60,7 +60,7 @@ export class ReconcilerService implements OnApplicationBootstrap, OnModuleDestro
       if (state === 'missing' || state === 'unknown' || ((state === 'completed' || state === 'failed') && r.status === 'queued') || (stalled && state !== 'active')) {
         if (job && state !== 'missing') await job.remove().catch(() => undefined);
         // A scheduled refresh queued ahead of its tick goes back as a job held until the tick.
-        await this.lifecycle.requeue(r, d.clusterId);
+        await this.lifecycle.requeue(r, d);
         requeued += 1;
       }
     }

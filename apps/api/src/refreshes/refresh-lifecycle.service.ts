@@ -10,7 +10,7 @@ export const REFRESH_INCLUDE = { attempts: { orderBy: { number: 'asc' } } } as c
 const FAILOVER_DELAY_MS = 10;
 const ABANDONED = 'the member stopped answering; the refresh moved to another attempt';
 
-type Policy = { clusterId: string; retryAttempts: number; retryBackoffMs: number };
+type Policy = { clusterId: string; dataSourceId: string | null };
 type RefreshEnd = 'failed' | 'cancelled';
 
 /** After an attempt ended: another one after delayMs, or none (the refresh ended, or is not this caller's to run). */
@@ -77,7 +77,7 @@ export class RefreshLifecycle {
   /** queued: a refresh asked for now, written to PostgreSQL, then carried by the cluster's queue. */
   async queueNow(dataset: Policy & { id: string }, triggeredBy: string) {
     const refresh = await this.prisma.refresh.create({ data: { datasetId: dataset.id, status: 'queued', trigger: 'manual', triggeredBy }, include: REFRESH_INCLUDE });
-    await this.queues.addRefresh(dataset.clusterId, refresh.id);
+    await this.queues.addRefresh(dataset.clusterId, refresh.id, dataset.dataSourceId);
     return refresh;
   }
 
@@ -89,13 +89,13 @@ export class RefreshLifecycle {
     const refresh = await this.prisma.refresh
       .create({ data: { datasetId: dataset.id, status: 'queued', trigger: 'schedule', scheduledFor: tick } })
       .catch((e: unknown) => (isUniqueViolation(e) ? null : Promise.reject(e)));
-    if (refresh) await this.queues.addRefresh(dataset.clusterId, refresh.id, tick);
+    if (refresh) await this.queues.addRefresh(dataset.clusterId, refresh.id, dataset.dataSourceId, tick);
     return refresh;
   }
 
   /** A queued refresh whose job is missing (Redis lost it) goes back on the queue, held until its tick if it has one. */
-  async requeue(refresh: { id: string; status: string; scheduledFor: Date | null }, clusterId: string) {
-    await this.queues.addRefresh(clusterId, refresh.id, refresh.status === 'queued' ? refresh.scheduledFor : null);
+  async requeue(refresh: { id: string; status: string; scheduledFor: Date | null }, dataset: Policy) {
+    await this.queues.addRefresh(dataset.clusterId, refresh.id, dataset.dataSourceId, refresh.status === 'queued' ? refresh.scheduledFor : null);
   }
 
   /**

@@ -140,7 +140,8 @@ export class RefreshRunsService {
     }
     const members = r.members ?? [];
     const me = members.find((m) => m.id === member.id);
-    const decision = await this.state.decide({ id: r.clusterId, routingMode: r.routingMode, cpuThreshold: r.cpuThreshold, memoryThreshold: r.memoryThreshold }, members);
+    const source = { id: r.dsId, name: r.dsName ?? r.dsId };
+    const decision = await this.state.decide({ id: r.clusterId, routingMode: r.routingMode, cpuThreshold: r.cpuThreshold, memoryThreshold: r.memoryThreshold }, members, source);
     const served = decision.servers.find((s) => s.memberId === member.id);
     // An agent learns of routing changes within a heartbeat; until then it may still take a job. The API has
     // the last word: a disabled member, or one that routing passes over while another can serve, hands the

@@ -42,7 +42,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnModuleDestroy
     this.periodic.stop();
   }
 
-  private async fire(d: { id: string; cron: string | null; timezone: string | null; nextRunAt: Date | null; clusterId: string; retryAttempts: number; retryBackoffMs: number }, now: Date) {
+  private async fire(d: { id: string; cron: string | null; timezone: string | null; nextRunAt: Date | null; clusterId: string; dataSourceId: string | null }, now: Date) {
     const tick = d.nextRunAt!;
     // The tick after this one; ticks missed while no API ran are skipped, not fired late in a burst.
     const next = nextTick(d.cron!, d.timezone ?? 'UTC', tick > now ? tick : now);

@@ -32,6 +32,7 @@ export function MembersTab({ cluster }: { cluster: ClusterView }) {
                   <th scope="col">CPU</th>
                   <th scope="col">Memory</th>
                   <th scope="col">Last heartbeat</th>
+                  <th scope="col">Data sources</th>
                   {admin ? <th scope="col">Actions</th> : null}
                 </tr>
               </thead>
@@ -48,6 +49,19 @@ export function MembersTab({ cluster }: { cluster: ClusterView }) {
                     <td>{pct(m.cpu)}</td>
                     <td>{pct(m.memory)}</td>
                     <td>{when(m.lastHeartbeat)}</td>
+                    <td className="sources">
+                      {(m.sources ?? []).length === 0 ? (
+                        '—'
+                      ) : (
+                        <ul aria-label={`data sources reachable from ${m.name}`}>
+                          {(m.sources ?? []).map((s) => (
+                            <li key={s.dataSourceId} className={s.ok ? 'up' : 'down'} title={`checked ${when(s.checkedAt)}`}>
+                              {s.name}: {s.ok ? 'reachable' : `cannot reach (${s.error ?? 'unreachable'})`}
+                            </li>
+                          ))}
+                        </ul>
+                      )}
+                    </td>
                     {admin ? (
                       <td className="actions">
                         <button type="button" disabled={action.busy} aria-label={`${m.enabled ? 'Disable' : 'Enable'} ${m.name}`}
