@@ -24,6 +24,7 @@ beforeAll(async () => {
   const config = { DATABASE_URL: db.url, REDIS_URL, REDIS_PREFIX: prefix } as Config;
   prisma = new PrismaService(config);
   queues = new RefreshQueueService(config);
+  await queues.onModuleInit();
   life = new RefreshLifecycle(prisma, queues);
   const user = await prisma.user.create({ data: { email: 'life@example.com', passwordHash: 'h' } });
   const cluster = await prisma.cluster.create({ data: { name: 'c', publicKey: 'pk', keyEnvelope: {}, ownerId: user.id } });

@@ -8,6 +8,7 @@ import { routingOf, type ClusterRow } from '../clusters/views';
 import { ClusterMirror } from './cluster-mirror';
 import { safeJson } from '../common/safe-json';
 import { outageOf } from '../http/outage';
+import { OutageWatch } from '../common/outage-watch';
 
 export interface MemberRow {
   id: string;
@@ -64,6 +65,7 @@ export class ClusterStateService implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleDestroy() {
+    if (this.bumpTimer) clearTimeout(this.bumpTimer);
     this.subscriber.disconnect();
   }
 
@@ -171,6 +173,20 @@ export class ClusterStateService implements OnModuleInit, OnModuleDestroy {
    * hear of it on the cluster's event channel (this one at once).
    */
   async bumpConfigVersion(clusterId: string) {
+    try {
+      await this.publishVersion(clusterId);
+    } catch (e) {
+      if (outageOf(e) !== 'redis') throw e;
+      // The change is stored (PostgreSQL is the source of truth): members connected here get it now, the other
+      // instances as soon as Redis is back, when the bump goes out.
+      this.configChanged(clusterId);
+      this.pendingBumps.add(clusterId);
+      this.bumpWatch.failed(e as Error);
+      this.retryBumps();
+    }
+  }
+
+  private async publishVersion(clusterId: string) {
     const keys = this.keys(clusterId);
     const version = await this.redis.client.incr(keys.configVersion);
     const event: ClusterEvent = { t: 'version', version };
@@ -178,6 +194,30 @@ export class ClusterStateService implements OnModuleInit, OnModuleDestroy {
     await this.redis.client.publish(keys.events, JSON.stringify(event));
     // This instance's own subscription hears it too when attached; members connected here must not wait for it.
     if (!this.mirror.attached) this.configChanged(clusterId);
+  }
+
+  /** Config changes stored while Redis was out of reach, whose version bump goes out once it is back. */
+  private readonly pendingBumps = new Set<string>();
+  private readonly bumpWatch = new OutageWatch(this.logger, 'announcement of config changes to the other API instances');
+  private bumpTimer: NodeJS.Timeout | null = null;
+
+  private retryBumps() {
+    if (this.bumpTimer) return;
+    this.bumpTimer = setTimeout(async () => {
+      this.bumpTimer = null;
+      for (const clusterId of [...this.pendingBumps]) {
+        try {
+          await this.publishVersion(clusterId);
+          this.pendingBumps.delete(clusterId);
+          this.bumpWatch.succeeded();
+        } catch (e) {
+          this.bumpWatch.failed(e as Error);
+          break;
+        }
+      }
+      if (this.pendingBumps.size) this.retryBumps();
+    }, 500);
+    this.bumpTimer.unref();
   }
 
   /** Removes every key of a cluster (presence, config version, queues) from Redis. */

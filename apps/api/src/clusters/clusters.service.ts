@@ -150,11 +150,13 @@ export class ClustersService {
   /** Deletes the cluster with its members, data sources, roles, and its queue and keys in Redis. */
   async remove(user: AuthUser, ref: string) {
     const cluster = await this.resolve(user, ref, 'id');
+    // Its queue and keys first: while Redis is out of reach this answers 503 with the cluster untouched, rather than
+    // deleting it and leaving its keys behind.
+    await this.queue.obliterate(cluster.id);
+    await this.state.removeKeys(cluster.id);
     await this.prisma.cluster.delete({ where: { id: cluster.id } });
     // Every instance lets the cluster's members go (their connections close as "removed": they stop).
     await this.state.bumpConfigVersion(cluster.id);
-    await this.queue.obliterate(cluster.id);
-    await this.state.removeKeys(cluster.id);
     // Sweep once more after the members' connections closed, for anything written meanwhile (presence
     // withdrawals, BullMQ's stalled-job bookkeeping).
     setTimeout(() => void this.state.removeKeys(cluster.id).catch(() => undefined), this.config.PRESENCE_TTL_MS + 5_000).unref();

@@ -17,6 +17,17 @@ const PG_DOWN = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '
 const NET_DOWN = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
 const PG_DOWN_TEXT = /Connection terminated|connection terminated|the database system is (starting up|shutting down)|terminating connection|Can't reach database server|Server has closed the connection|Timed out fetching a new connection/i;
 
+/** Thrown by a client that knows its store is out of reach before it even tries (see RefreshQueueService). */
+export class StoreUnavailable extends Error {
+  override readonly name = 'StoreUnavailable';
+  constructor(
+    readonly store: Store,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 type Failure = { name?: string; message?: string; code?: string; cause?: unknown; meta?: { driverAdapterError?: { cause?: { originalCode?: string; kind?: string } } } };
 
 /** The store a failure points at: ioredis' and Prisma's or node-postgres' errors for a connection that is gone. */
@@ -24,6 +35,7 @@ export function outageOf(e: unknown, depth = 0): Store | null {
   if (!e || typeof e !== 'object' || depth > 3) return null;
   const err = e as Failure;
   const message = err.message ?? '';
+  if (e instanceof StoreUnavailable) return e.store;
   if (err.name === 'MaxRetriesPerRequestError' || REDIS_DOWN.test(message)) return 'redis';
   if (err.code && PRISMA_DOWN.has(err.code)) return 'postgres';
   const original = err.meta?.driverAdapterError?.cause?.originalCode;

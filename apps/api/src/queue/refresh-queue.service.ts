@@ -1,8 +1,9 @@
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { clusterKeys, QUEUES } from '@gateway/domain';
 import { CONFIG, type Config } from '../config/config';
+import { StoreUnavailable } from '../http/outage';
 
 /**
  * Producers for the clusters' refresh queues (one queue per cluster, under the cluster's hash tag). The queue is the
@@ -10,16 +11,35 @@ import { CONFIG, type Config } from '../config/config';
  * each job to a member over its connection.
  */
 @Injectable()
-export class RefreshQueueService implements OnModuleDestroy {
+export class RefreshQueueService implements OnModuleInit, OnModuleDestroy {
   private readonly connection: Redis;
   private readonly queues = new Map<string, Queue>();
 
   constructor(@Inject(CONFIG) private readonly config: Config) {
-    this.connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+    // A producer fails fast while Redis is out of reach (BullMQ's advice) rather than queueing commands in memory:
+    // its callers keep the refresh in PostgreSQL and the reconciler queues it later.
+    this.connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, enableOfflineQueue: false });
     this.connection.on('error', () => undefined);
   }
 
+  /** Waits (at most 5 s) for the connection at boot, so the first requests and ticks find it up. */
+  async onModuleInit() {
+    if (this.connection.status === 'ready') return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 5_000);
+      this.connection.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * A cluster's queue. Throws StoreUnavailable (an outage: 503 naming Redis) while the connection is down: BullMQ
+   * would otherwise wait for it to come back, and the caller with it.
+   */
   queue(clusterId: string, name: (typeof QUEUES)[keyof typeof QUEUES] = QUEUES.refresh): Queue {
+    if (this.connection.status !== 'ready') throw new StoreUnavailable('redis', `the refresh queue's connection to Redis is ${this.connection.status}`);
     const key = `${clusterId}:${name}`;
     let q = this.queues.get(key);
     if (!q) {

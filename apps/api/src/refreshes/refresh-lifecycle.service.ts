@@ -3,6 +3,8 @@ import { QUEUES } from '@gateway/domain';
 import { PrismaService } from '../database/prisma.service';
 import { isUniqueViolation } from '../database/errors';
 import { RefreshQueueService } from '../queue/refresh-queue.service';
+import { OutageWatch } from '../common/outage-watch';
+import { outageOf } from '../http/outage';
 
 export const REFRESH_INCLUDE = { attempts: { orderBy: { number: 'asc' } } } as const;
 
@@ -68,6 +70,7 @@ const COMPLETE_SQL = `
 @Injectable()
 export class RefreshLifecycle {
   private readonly logger = new Logger(RefreshLifecycle.name);
+  private readonly queueWatch = new OutageWatch(this.logger, 'queueing of refreshes (they stay queued in PostgreSQL and go on the queue when it is back)');
 
   constructor(
     private readonly prisma: PrismaService,
@@ -77,8 +80,23 @@ export class RefreshLifecycle {
   /** queued: a refresh asked for now, written to PostgreSQL, then carried by the cluster's queue. */
   async queueNow(dataset: Policy & { id: string }, triggeredBy: string) {
     const refresh = await this.prisma.refresh.create({ data: { datasetId: dataset.id, status: 'queued', trigger: 'manual', triggeredBy }, include: REFRESH_INCLUDE });
-    await this.queues.addRefresh(dataset.clusterId, refresh.id, dataset.dataSourceId);
+    await this.carry(dataset, refresh.id);
     return refresh;
+  }
+
+  /**
+   * Onto the cluster's queue. While Redis is out of reach the refresh stays queued in PostgreSQL, and the
+   * reconciler puts it on the queue once Redis is back (a missing job): the caller is not told of a failure that
+   * loses nothing.
+   */
+  private async carry(dataset: Policy, refreshId: string, runAt?: Date) {
+    try {
+      await this.queues.addRefresh(dataset.clusterId, refreshId, dataset.dataSourceId, runAt);
+      this.queueWatch.succeeded();
+    } catch (e) {
+      if (outageOf(e) !== 'redis') throw e;
+      this.queueWatch.failed(e as Error);
+    }
   }
 
   /**
@@ -89,7 +107,7 @@ export class RefreshLifecycle {
     const refresh = await this.prisma.refresh
       .create({ data: { datasetId: dataset.id, status: 'queued', trigger: 'schedule', scheduledFor: tick } })
       .catch((e: unknown) => (isUniqueViolation(e) ? null : Promise.reject(e)));
-    if (refresh) await this.queues.addRefresh(dataset.clusterId, refresh.id, dataset.dataSourceId, tick);
+    if (refresh) await this.carry(dataset, refresh.id, tick);
     return refresh;
   }
 
@@ -107,9 +125,16 @@ export class RefreshLifecycle {
     const staged = await this.prisma.refresh.findMany({ where: { datasetId, trigger: 'schedule', status: 'queued', scheduledFor: { gt: new Date() } }, select: { id: true } });
     const queue = this.queues.queue(clusterId, QUEUES.refresh);
     for (const { id } of staged) {
-      // 0 when a worker holds the job (locked): then it is left to run. A job that is gone will not run either.
-      const removed = (await queue.remove(id).catch(() => 0)) === 1 || !(await queue.getJob(id));
-      if (removed) await this.prisma.refresh.deleteMany({ where: { id, status: 'queued' } });
+      try {
+        // 0 when a worker holds the job (locked): then it is left to run. A job that is gone will not run either.
+        const removed = (await queue.remove(id).catch(() => 0)) === 1 || !(await queue.getJob(id));
+        if (removed) await this.prisma.refresh.deleteMany({ where: { id, status: 'queued' } });
+      } catch (e) {
+        // Redis out of reach: left queued; its start finds the schedule off and cancels it (RefreshRunsService.start).
+        if (outageOf(e) !== 'redis') throw e;
+        this.queueWatch.failed(e as Error);
+        return;
+      }
     }
   }
 
