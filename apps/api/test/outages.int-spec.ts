@@ -140,6 +140,20 @@ describe('a store out of reach', () => {
     };
     expect(await get('/api/clusters')).toEqual({ status: 200, body: [expect.objectContaining({ id: clusterId, onlineCount: 0, presenceKnown: false })] });
     expect(await get(`/api/clusters/${clusterId}/members`)).toEqual({ status: 200, body: [expect.objectContaining({ name: 'm1', online: false, presenceKnown: false })] });
+    // Data sources, datasets, refreshes and their history need only PostgreSQL: a refresh asked for now is kept queued.
+    const req = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(api.url + path, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> & { id?: string } };
+    };
+    const ds = await req('POST', `/api/clusters/${clusterId}/datasources`, { name: 'pg', type: 'postgres', connection: { host: '127.0.0.1', port: 5432, database: 'postgres' }, credentials: { username: 'postgres', password: 'pw' } });
+    expect(ds.status).toBe(201);
+    expect((await req('GET', `/api/clusters/${clusterId}/datasources`)).status).toBe(200);
+    const dataset = await req('POST', '/api/datasets', { dataSourceId: ds.body.id, name: 'daily', query: 'SELECT 1' });
+    expect(dataset.status).toBe(201);
+    const refresh = await req('POST', `/api/datasets/${dataset.body.id}/refreshes`);
+    expect(refresh).toMatchObject({ status: 201, body: { status: 'queued' } });
+    expect((await req('GET', `/api/datasets/${dataset.body.id}/refreshes`)).status).toBe(200);
+    expect((await req('GET', '/api/datasets')).status).toBe(200);
     // Sign-in needs only PostgreSQL: it keeps working, its limits counted by this instance alone (said once).
     const login = (password: string) => fetch(`${api.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'ops@example.com', password }) });
     expect((await login(PASSWORD)).status).toBe(200);

@@ -62,7 +62,8 @@ export class ErrorFilter implements ExceptionFilter {
     const ctx = host.switchToHttp();
     const reply = ctx.getResponse<FastifyReply>();
     const req = ctx.getRequest<FastifyRequest>();
-    const where = `${req.method} ${req.url.split('?')[0]}`;
+    // The path names the cluster, member, data source or refresh; the request id ties the line to the request's others.
+    const where = `${req.method} ${req.url.split('?')[0]} (request ${req.id})`;
     const store = exception instanceof HttpException ? null : outageOf(exception);
     let body: ErrorBody;
     if (store) {
