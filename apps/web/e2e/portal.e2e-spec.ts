@@ -144,6 +144,8 @@ describe('admin portal in a real browser (API, two agents, PostgreSQL, Redis)', 
     await tab('Members');
     const alpha = page.locator('tr[data-member="alpha"]');
     await alpha.getByText('online').waitFor({ timeout: 15_000 });
+    // Each member says whether it can reach each data source of the cluster.
+    await alpha.getByRole('list', { name: 'data sources reachable from alpha' }).getByText('sample: reachable').waitFor({ timeout: 15_000 });
     await page.getByRole('button', { name: 'Disable alpha' }).click();
     await alpha.getByText('disabled').waitFor();
     await screenshot('members');
