@@ -4,6 +4,7 @@ import { VERSION } from '@gateway/domain';
 import { install } from './commands/install';
 import { run } from './commands/run';
 import { registerAdminCommands, registerRefreshCommand } from './commands/admin';
+import { registerServiceCommands } from './commands/service';
 import { CliError } from './errors';
 
 const out = (line: string) => process.stdout.write(line + '\n');
@@ -47,6 +48,7 @@ export function buildProgram() {
 
   registerAdminCommands(program, out);
   registerRefreshCommand(program, out);
+  registerServiceCommands(program, out);
   return program;
 }
 

@@ -1,41 +1,52 @@
-import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
+import { sqliteDriver, type SqliteDatabase, type SqliteStatement } from './sqlite-driver';
 import { assertReadOnly, cancelledError, checkDeadline, ConnectorError, toJsonValue, type BatchHandler, type Column, type Connector, type QueryOptions, type RowSet, type StreamOptions } from './types';
 
 /** Prepares a statement that returns rows (as arrays); anything else is refused. */
-function readerStatement(db: Database.Database, sql: string): Database.Statement {
-  let stmt: Database.Statement;
+function readerStatement(db: SqliteDatabase, sql: string): SqliteStatement {
+  let stmt: SqliteStatement;
   try {
     stmt = db.prepare(sql);
   } catch (e) {
     throw new ConnectorError('query_failed', (e as Error).message);
   }
   if (!stmt.reader) throw new ConnectorError('read_only', 'the gateway runs read-only queries: this statement returns no rows');
-  return stmt.raw(true);
+  return stmt;
 }
 
 /**
- * SQLite files on the agent's host, opened read-only. better-sqlite3 is synchronous, so the timeout is
- * checked between rows: a single step that runs long cannot be interrupted.
+ * SQLite files on the agent's host, opened read-only (with better-sqlite3, or Node's own node:sqlite: see
+ * sqliteDriver). Both are synchronous, so the timeout is checked between rows: a single step that runs long cannot
+ * be interrupted.
  */
 export class SqliteConnector implements Connector {
-  private db: Database.Database | null = null;
+  private db: SqliteDatabase | null = null;
 
   constructor(private readonly path: string) {}
 
-  private open(): Database.Database {
-    if (this.db) return this.db;
+  private connect(): SqliteDatabase {
+    const { open } = sqliteDriver();
     if (!existsSync(this.path)) throw new ConnectorError('unreachable', `no SQLite file at ${this.path} on this host`);
     try {
-      this.db = new Database(this.path, { readonly: true, fileMustExist: true });
-      return this.db;
+      return open(this.path);
     } catch (e) {
       throw new ConnectorError('unreachable', `cannot open ${this.path}: ${(e as Error).message}`);
     }
   }
 
+  private open(): SqliteDatabase {
+    if (this.db) return this.db;
+    try {
+      this.db = this.connect();
+      return this.db;
+    } catch (e) {
+      if (e instanceof ConnectorError) throw e;
+      throw new ConnectorError('unreachable', `cannot open ${this.path}: ${(e as Error).message}`);
+    }
+  }
+
   async test() {
-    this.open().prepare('SELECT 1').get();
+    for (const _ of this.open().prepare('SELECT 1').iterate()) break;
   }
 
   async query(sql: string, { maxRows, timeoutMs }: QueryOptions): Promise<RowSet> {
@@ -45,7 +56,7 @@ export class SqliteConnector implements Connector {
     const rows: unknown[][] = [];
     let truncated = false;
     try {
-      for (const row of stmt.iterate() as IterableIterator<unknown[]>) {
+      for (const row of stmt.iterate()) {
         if (rows.length === maxRows) {
           truncated = true;
           break;
@@ -57,20 +68,20 @@ export class SqliteConnector implements Connector {
       if (e instanceof ConnectorError) throw e;
       throw new ConnectorError('query_failed', (e as Error).message);
     }
-    return { columns: stmt.columns().map((c) => ({ name: c.name, type: c.type ?? undefined })), rows, truncated };
+    return { columns: stmt.columns(), rows, truncated };
   }
 
   async stream(sql: string, { timeoutMs, batchRows, signal }: StreamOptions, onBatch: BatchHandler): Promise<Column[]> {
     assertReadOnly(sql);
     this.open();
     // A connection of its own: an iterator keeps its connection busy between batches.
-    const db = new Database(this.path, { readonly: true, fileMustExist: true });
+    const db = this.connect();
     const deadline = Date.now() + timeoutMs;
     try {
       const stmt = readerStatement(db, sql);
-      const columns = stmt.columns().map((c) => ({ name: c.name, type: c.type ?? undefined }));
+      const columns = stmt.columns();
       let batch: unknown[][] = [];
-      for (const row of stmt.iterate() as IterableIterator<unknown[]>) {
+      for (const row of stmt.iterate()) {
         batch.push(row.map(toJsonValue));
         if (batch.length >= batchRows) {
           if (signal?.aborted) throw cancelledError();
