@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { WebSocket } from 'ws';
-import { CLOSE, MAX_FRAME_BYTES, MEMBER_CONNECT_PATH, memberConnectMessage, PROTOCOL_VERSION, type MemberMessage, type ServerMessage } from '@gateway/domain';
+import { CLOSE, MAX_FRAME_BYTES, MEMBER_CONNECT_PATH, memberConnectMessage, PROTOCOL_VERSION, VERSION, type MemberMessage, type ServerMessage } from '@gateway/domain';
 import { signMessage } from '@gateway/domain/crypto';
 import { AgentConfig } from '../src/agent-config';
 import { eventually, firstAdminToken, installMember, json, startAgent, startApiProcess, type AgentProcess, type ApiProcess } from './support/processes';
@@ -126,7 +126,17 @@ describe('bad protocol input closes that connection with a clear reason, and not
     c.send({ t: 'hello', memberId: cfg.a2.memberId, protocol: { min: PROTOCOL_VERSION + 1, max: PROTOCOL_VERSION + 3 }, agentVersion: '9.0.0' });
     const closed = await c.closed;
     expect(closed.code).toBe(CLOSE.version);
-    expect(closed.reason).toBe(`no common protocol: this agent speaks ${PROTOCOL_VERSION + 1}-${PROTOCOL_VERSION + 3}, the control plane 1-${PROTOCOL_VERSION}; upgrade the older side`);
+    expect(closed.reason).toBe(`agent 9.0.0 speaks protocol ${PROTOCOL_VERSION + 1}-${PROTOCOL_VERSION + 3}, this control plane 1-${PROTOCOL_VERSION} (${VERSION}): upgrade the control plane`);
+  });
+
+  it('refuses a member too old for the control plane, saying which version to install', async () => {
+    const c = open();
+    await c.opened;
+    c.send({ t: 'hello', memberId: cfg.a2.memberId, protocol: { min: 0, max: 0 }, agentVersion: '0.0.1' });
+    const closed = await c.closed;
+    expect(closed.code).toBe(CLOSE.version);
+    expect(closed.reason).toBe(`agent 0.0.1 speaks protocol 0-0, this control plane 1-${PROTOCOL_VERSION} (${VERSION}): install gateway-agent@${VERSION}`);
+    expect(Buffer.byteLength(closed.reason)).toBeLessThanOrEqual(123);
   });
 
   it('refuses a wrong signature, and audits it', async () => {

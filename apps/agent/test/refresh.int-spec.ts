@@ -449,7 +449,7 @@ describe('schedules and failover', () => {
   }, 90_000);
 
   it('completes all of 50 refreshes when Redis loses every key of the deployment mid-run', async () => {
-    const d = await dataset('fifty', 'SELECT g FROM generate_series(1, 2000) g, pg_sleep(0.2) s');
+    const d = await dataset('fifty', 'SELECT g FROM generate_series(1, 2000) g, pg_sleep(0.5) s');
     const ids: string[] = [];
     for (let i = 0; i < 50; i++) ids.push((await post<Refresh>(`/datasets/${d}/refreshes`)).body.id);
     await eventually(async () => {

@@ -85,6 +85,8 @@ const examples = (): Record<string, Example> => ({
   'DELETE /api/clusters/{id}/roles/{email}': { path: `/api/clusters/${ids.cluster}/roles/admin%40example.com` },
   'PATCH /api/members/{id}': { path: `/api/members/${ids.member}`, body: { enabled: false } },
   'POST /api/members/{id}/promote': { path: `/api/members/${ids.member}/promote` },
+  'POST /api/members/{id}/drain': { path: `/api/members/${ids.member}/drain` },
+  'POST /api/members/{id}/resume': { path: `/api/members/${ids.member}/resume` },
   'DELETE /api/members/{id}': { path: `/api/members/${ids.member}` },
   'POST /api/clusters/{id}/datasources': { path: `/api/clusters/${ids.cluster}/datasources`, body: { name: 'new', type: 'sqlite', connection: { path: '/x.db' } } },
   'GET /api/clusters/{id}/datasources': { path: `/api/clusters/${ids.cluster}/datasources` },

@@ -45,7 +45,8 @@ describe('the migrated database matches schema.prisma', () => {
     exercised.add('Challenge');
     await prisma.memberSession.create({ data: { memberId: a.id, tokenHash: 'm1', expiresAt: new Date() } });
     exercised.add('MemberSession');
-    await prisma.member.update({ where: { id: b.id }, data: { description: 'standby' } });
+    const drained = await prisma.member.update({ where: { id: b.id }, data: { description: 'standby', drainRequestedAt: new Date() } });
+    expect(drained.drainRequestedAt).toBeInstanceOf(Date);
     const ds = await prisma.dataSource.create({ data: { clusterId: cluster.id, name: 'pg', type: 'postgres', connection: { host: 'h', port: 5432, database: 'd' }, credentials: { v: 1 } } });
     const moved = await prisma.dataSource.update({ where: { id: ds.id }, data: { connection: { path: '/x' }, credentials: Prisma.DbNull } });
     expect(moved.credentials).toBeNull();

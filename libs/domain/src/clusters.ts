@@ -58,6 +58,8 @@ export const MemberView = z.object({
   agentVersion: z.string(),
   primary: z.boolean(),
   enabled: z.boolean(),
+  /** When an admin drained it (it takes no new work until resumed), or null. */
+  drainRequestedAt: z.string().nullable(),
   joinedAt: z.string(),
 });
 export type MemberView = z.infer<typeof MemberView>;
@@ -124,12 +126,17 @@ export const MemberStatusView = MemberView.extend({
   online: z.boolean(),
   /** False while the control plane cannot read presence: `online: false` then means "not known to be online". */
   presenceKnown: z.boolean(),
+  /** Taking no new work and still finishing some: drained by an admin, or its agent shutting down. */
   draining: z.boolean(),
+  /** Drained by an admin and running nothing any more: it may be stopped and upgraded. */
+  drained: z.boolean(),
   lastHeartbeat: z.string().nullable(),
   cpu: z.number().nullable(),
   memory: z.number().nullable(),
   activeJobs: z.number().int().nullable(),
   version: z.string().nullable(),
+  /** Its agent version against the control plane's: outdated is older than the newest two release lines (see versionStanding). */
+  versionStanding: z.enum(['current', 'previous', 'outdated', 'newer']),
   /** Each data source of the cluster the member has checked: whether it could reach it, and if not why. */
   sources: z.array(z.object({ dataSourceId: z.string(), name: z.string(), ok: z.boolean(), error: z.string().nullable(), checkedAt: z.string() })),
 });

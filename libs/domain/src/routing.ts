@@ -19,6 +19,8 @@ export interface MemberState {
   primary: boolean;
   enabled: boolean;
   online: boolean;
+  /** Drained by an admin (or shutting down): online, but it takes no new work. */
+  draining?: boolean;
   /** 0..100, from the last heartbeat; ignored when offline. */
   cpu: number;
   memory: number;

@@ -101,6 +101,22 @@ describe('nobody can serve', () => {
   });
 });
 
+describe('draining', () => {
+  it('passes over a draining primary, and says so', () => {
+    const m = three();
+    m[0].draining = true;
+    const d = route(m, DEFAULT_ROUTING);
+    expect(d.servers.map((s) => s.memberId)).toEqual(['b']);
+    expect(d.servers[0].reason).toBe('failover: primary a is draining; b is the first online enabled member in join order');
+  });
+
+  it('serves nobody when every online enabled member is draining', () => {
+    const m = three().map((x) => ({ ...x, draining: true }));
+    expect(route(m, DEFAULT_ROUTING)).toEqual({ servers: [], canServe: false, reason: 'every online enabled member of the cluster is draining' });
+    expect(route(m, { mode: 'distribute', cpuThreshold: 0, memoryThreshold: 0 }).canServe).toBe(false);
+  });
+});
+
 describe('data source health', () => {
   const sales = { id: 's1', name: 'sales-db' };
   const refused = { s1: { ok: false, error: 'connection refused' } };
@@ -173,6 +189,7 @@ describe('properties', () => {
         primary: fc.boolean(),
         enabled: fc.boolean(),
         online: fc.boolean(),
+        draining: fc.boolean(),
         cpu: fc.integer({ min: 0, max: 100 }),
         memory: fc.integer({ min: 0, max: 100 }),
         joinOrder: fc.integer({ min: 0, max: 1000 }),
@@ -200,28 +217,28 @@ describe('properties', () => {
       fc.property(arbMembers, arbSettings, arbReach, (members, settings, reach) => {
         const withHealth = members.map((m, i) => ({ ...m, sources: { s: { ok: reach[i] } } }));
         const d = route(withHealth, settings, { id: 's', name: 's' });
-        const able = withHealth.filter((m) => m.enabled && m.online && m.sources.s.ok);
+        const able = withHealth.filter((m) => m.enabled && m.online && !m.draining && m.sources.s.ok);
         if (able.length === 0) expect(d.canServe).toBe(false);
         for (const s of d.servers) expect(able.map((m) => m.id)).toContain(s.memberId);
       }),
     );
   });
 
-  it('never routes to a disabled or offline member', () => {
+  it('never routes to a disabled, offline or draining member', () => {
     fc.assert(
       fc.property(arbMembers, arbSettings, (members, settings) => {
         for (const s of route(members, settings).servers) {
           const m = members.find((x) => x.id === s.memberId)!;
-          expect(m.enabled && m.online).toBe(true);
+          expect(m.enabled && m.online && !m.draining).toBe(true);
         }
       }),
     );
   });
 
-  it('always has a server when any member is online and enabled', () => {
+  it('always has a server when any member is online, enabled and not draining', () => {
     fc.assert(
       fc.property(arbMembers, arbSettings, (members, settings) => {
-        const any = members.some((m) => m.enabled && m.online);
+        const any = members.some((m) => m.enabled && m.online && !m.draining);
         const d = route(members, settings);
         expect(d.canServe).toBe(any);
         expect(d.servers.length > 0).toBe(any);
@@ -239,7 +256,7 @@ describe('properties', () => {
         const overloaded = (m: MemberState) =>
           (settings.cpuThreshold > 0 && m.cpu >= settings.cpuThreshold) ||
           (settings.memoryThreshold > 0 && m.memory >= settings.memoryThreshold);
-        if (p && p.enabled && p.online && !overloaded(p)) expect(d.servers[0].memberId).toBe(p.id);
+        if (p && p.enabled && p.online && !p.draining && !overloaded(p)) expect(d.servers[0].memberId).toBe(p.id);
       }),
     );
   });

@@ -10,6 +10,7 @@ function whyNotPrimary(primary: MemberState | undefined, s: RoutingSettings): st
   if (!primary) return 'the cluster has no primary';
   if (!primary.enabled) return `primary ${primary.name} is disabled`;
   if (!primary.online) return `primary ${primary.name} is offline`;
+  if (primary.draining) return `primary ${primary.name} is draining`;
   const over = overload(primary, s);
   return over ? `primary ${primary.name} is overloaded (${over})` : `primary ${primary.name} cannot serve`;
 }
@@ -29,14 +30,17 @@ function unreachable(m: MemberState, source: RoutedSource | undefined): string |
  * reason names the source and what each member found.
  */
 export function route(members: readonly MemberState[], settings: RoutingSettings, source?: RoutedSource): RoutingDecision {
-  const up = members.filter((m) => m.enabled && m.online);
+  const up = members.filter((m) => m.enabled && m.online && !m.draining);
   if (up.length === 0) {
+    const online = members.filter((m) => m.online);
     const reason =
       members.length === 0
         ? 'the cluster has no members'
-        : members.some((m) => m.online)
-          ? 'every online member of the cluster is disabled'
-          : 'no member of the cluster is online';
+        : online.length === 0
+          ? 'no member of the cluster is online'
+          : online.some((m) => m.enabled)
+            ? 'every online enabled member of the cluster is draining'
+            : 'every online member of the cluster is disabled';
     return { servers: [], canServe: false, reason };
   }
   const candidates = up.filter((m) => unreachable(m, source) === null);

@@ -61,7 +61,16 @@ async function resolveMember(api: ApiClient, ref: string): Promise<MemberStatusV
   return found[0];
 }
 
-const statusOf = (m: MemberStatusView) => (m.online ? 'online' : m.draining ? 'draining' : m.presenceKnown === false ? 'unknown' : 'offline');
+/** The agent version, flagged when it is outside the newest two release lines (or ahead of the control plane). */
+const versionOf = (m: MemberStatusView) => `${m.version ?? m.agentVersion}${m.versionStanding === 'outdated' ? ' (outdated: upgrade)' : m.versionStanding === 'newer' ? ' (newer than the control plane)' : ''}`;
+
+/** online, draining (no new work, finishing), drained (no new work, idle: ready to stop), offline or unknown. */
+const statusOf = (m: MemberStatusView) => {
+  if (m.online && m.drained) return 'drained';
+  if (m.draining) return 'draining';
+  if (m.online) return 'online';
+  return m.presenceKnown === false ? 'unknown' : m.drained ? 'offline-drained' : 'offline';
+};
 const ago = (iso: string | null) => (iso ? `${Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 100) / 10)} s ago` : null);
 
 /** The admin commands (the reference product's PowerShell scripts). */
@@ -118,7 +127,7 @@ export function registerAdminCommands(program: Command, out: Out) {
       [
         table(
           ['NAME', 'ID', 'STATUS', 'ENABLED', 'PRIMARY', 'VERSION', 'HOST', 'HEARTBEAT', 'CPU%', 'MEM%', 'SOURCES'],
-          members.map((m) => [m.name, m.id, statusOf(m), m.enabled, m.primary, m.version ?? m.agentVersion, m.hostName, ago(m.lastHeartbeat), m.cpu, m.memory, reach(m)]),
+          members.map((m) => [m.name, m.id, statusOf(m), m.enabled, m.primary, versionOf(m), m.hostName, ago(m.lastHeartbeat), m.cpu, m.memory, reach(m)]),
         ),
         ...cut,
       ].join('\n'),
@@ -146,6 +155,33 @@ export function registerAdminCommands(program: Command, out: Out) {
     const m = await resolveMember(api, ref);
     const updated = await api.request<MemberStatusView>('POST', `/api/members/${m.id}/promote`);
     print(out, opts, updated, () => `Member "${updated.name}" is now the primary of its cluster.`);
+  });
+  common(member.command('drain <member>').description('Drain a member before stopping or upgrading it: it takes no new work and finishes what it runs; peers serve meanwhile.'))
+    .option('--wait', 'wait until it runs nothing any more (drained)')
+    .option('--timeout <s>', 'with --wait, give up after this many seconds (default 600)', '600')
+    .action(async (ref: string, opts: Common & { wait?: boolean; timeout: string }) => {
+      const timeoutS = Number(opts.timeout);
+      if (!Number.isInteger(timeoutS) || timeoutS < 1) throw new CliError(`--timeout must be a whole number of seconds, not "${opts.timeout}"`, 2);
+      const api = client(opts);
+      const m = await resolveMember(api, ref);
+      await api.request('POST', `/api/members/${m.id}/drain`);
+      if (!opts.wait) {
+        const now = await resolveMember(api, m.id);
+        return print(out, opts, now, () => `Member "${m.name}" is draining: it takes no new work. ${now.drained ? 'It runs nothing: it is drained.' : 'It is finishing what it runs; "gateway members" shows it as drained when done.'}`);
+      }
+      const deadline = Date.now() + timeoutS * 1000;
+      for (;;) {
+        const now = await resolveMember(api, m.id);
+        if (now.drained) return print(out, opts, now, () => `Member "${m.name}" is drained: it runs nothing and takes no new work. Stop, upgrade and start it, then: gateway member resume ${ref}`);
+        if (Date.now() > deadline) throw new CliError(`member "${m.name}" still runs work after ${timeoutS} s (${now.activeJobs ?? '?'} active): it takes no new work; wait longer or stop it anyway (SIGTERM drains for up to 10 s)`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    });
+  common(member.command('resume <member>').description('Resume a drained member: it takes work again.')).action(async (ref: string, opts: Common) => {
+    const api = client(opts);
+    const m = await resolveMember(api, ref);
+    const updated = await api.request<MemberStatusView>('POST', `/api/members/${m.id}/resume`);
+    print(out, opts, updated, () => `Member "${updated.name}" takes work again.`);
   });
   common(member.command('remove <member>').description('Remove a member from its cluster (not the primary: promote another first).')).action(async (ref: string, opts: Common) => {
     const api = client(opts);
@@ -176,6 +212,71 @@ export function registerAdminCommands(program: Command, out: Out) {
       if (Object.keys(body).length === 0) throw new CliError('nothing to change: give --routing, --cpu-threshold, --memory-threshold, --name, --description or --contact', 2);
       const c = await client(opts).request<ClusterView>('PATCH', `/api/clusters/${enc(ref)}`, body);
       print(out, opts, c, () => `Cluster "${c.name}": routing ${c.routing.mode}, CPU threshold ${c.routing.cpuThreshold}, memory threshold ${c.routing.memoryThreshold}.`);
+    });
+  common(cluster.command('upgrade-plan <cluster>').description('The order to upgrade a cluster\'s members so that one always serves; with --wait, walk through it.'))
+    .option('--to <version>', 'the agent version to upgrade to (default: the control plane\'s)')
+    .option('--wait', 'drain each member in turn, wait until it comes back (on --to, when given), resume it; promote another before the primary')
+    .option('--timeout <s>', 'with --wait, how long each member may take to drain and to come back (default 900)', '900')
+    .action(async (ref: string, opts: Common & { to?: string; wait?: boolean; timeout: string }) => {
+      const timeoutS = Number(opts.timeout);
+      if (!Number.isInteger(timeoutS) || timeoutS < 1) throw new CliError(`--timeout must be a whole number of seconds, not "${opts.timeout}"`, 2);
+      const api = client(opts);
+      const c = await api.request<ClusterView>('GET', `/api/clusters/${enc(ref)}`);
+      const health = await api.request<{ version: string }>('GET', '/api/health').catch(() => ({ version: '?' }));
+      const target = opts.to ?? health.version;
+      const members = await api.request<MemberStatusView[]>('GET', `/api/clusters/${c.id}/members`);
+      const primary = members.find((m) => m.primary);
+      const secondaries = members.filter((m) => !m.primary);
+      if (!primary || secondaries.length === 0) {
+        throw new CliError(`cluster "${c.name}" has ${members.length} member(s): with one, an upgrade pauses its work. Join another host first (gateway install --join ${c.name}), then upgrade one at a time`);
+      }
+      // Secondaries first (in join order), then the primary once the first secondary took over.
+      const order = [...secondaries.map((m) => ({ m, promoteFirst: false })), { m: primary, promoteFirst: true }];
+      const next = secondaries[0];
+      const steps = order.map(({ m, promoteFirst }, i) =>
+        [
+          `${i + 1}. ${m.name} (${m.primary ? 'primary' : 'secondary'}, now ${m.version ?? m.agentVersion})`,
+          ...(promoteFirst ? [`   gateway member promote ${c.name}/${next.name}     # ${next.name} serves while ${m.name} is upgraded`] : []),
+          `   gateway member drain ${c.name}/${m.name} --wait`,
+          `   stop it, install gateway-agent@${target} on its host, start it again`,
+          `   gateway member resume ${c.name}/${m.name}`,
+        ].join('\n'),
+      );
+      const header = `Upgrade of cluster "${c.name}" to ${target}: one member at a time, so that another always serves.`;
+      const footer = `Afterwards ${next.name} is the primary: "gateway member promote ${c.name}/${primary.name}" gives the role back.`;
+      if (!opts.wait) return print(out, opts, { cluster: c.name, to: target, order: order.map(({ m, promoteFirst }) => ({ member: m.name, id: m.id, promoteFirst: promoteFirst ? next.name : null })) }, () => [header, ...steps, footer].join('\n'));
+      out(header);
+      const deadlineOf = () => Date.now() + timeoutS * 1000;
+      const poll = async <T>(what: string, check: () => Promise<T | null>): Promise<T> => {
+        const deadline = deadlineOf();
+        for (;;) {
+          const v = await check();
+          if (v !== null) return v;
+          if (Date.now() > deadline) throw new CliError(`gave up after ${timeoutS} s waiting for ${what}: the plan stopped here; rerun it when that is done`);
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      };
+      for (const [i, { m, promoteFirst }] of order.entries()) {
+        if (promoteFirst) {
+          await api.request('POST', `/api/members/${next.id}/promote`);
+          out(`Promoted ${next.name} to primary: it serves while ${m.name} is upgraded.`);
+        }
+        await api.request('POST', `/api/members/${m.id}/drain`);
+        out(`${i + 1}/${order.length} Draining ${m.name}...`);
+        await poll(`${m.name} to drain`, async () => ((await api.request<MemberStatusView[]>('GET', `/api/clusters/${c.id}/members`)).find((x) => x.id === m.id)?.drained ? true : null));
+        out(`Stop ${m.name} now, install gateway-agent@${target} on its host and start it again. Waiting for it to come back${opts.to ? ` on ${target}` : ''}...`);
+        let wentAway = false;
+        const back = await poll(`${m.name} to come back`, async () => {
+          const now = (await api.request<MemberStatusView[]>('GET', `/api/clusters/${c.id}/members`)).find((x) => x.id === m.id);
+          if (!now) throw new CliError(`member ${m.name} was removed meanwhile: the plan stopped here`);
+          if (!now.online) wentAway = true;
+          const onTarget = !opts.to || now.version === target;
+          return now.online && wentAway && onTarget ? now : null;
+        });
+        await api.request('POST', `/api/members/${m.id}/resume`);
+        out(`${m.name} is back on ${back.version ?? '?'} and takes work again.`);
+      }
+      out(`Done: every member of "${c.name}" was upgraded. ${footer}`);
     });
   common(cluster.command('remove <cluster>').description('Delete a cluster with its members and data sources.'))
     .option('--yes', 'confirm: the cluster, its members, data sources and queued work are deleted')

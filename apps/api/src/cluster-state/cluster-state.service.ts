@@ -16,6 +16,8 @@ export interface MemberRow {
   isPrimary: boolean;
   enabled: boolean;
   joinOrder: number;
+  /** Drained by an admin: no new work. Null or absent when it serves. */
+  drainRequestedAt?: Date | string | null;
 }
 
 /**
@@ -153,7 +155,7 @@ export class ClusterStateService implements OnModuleInit, OnModuleDestroy {
     return members.map((m) => {
       const p = presence.get(m.id);
       const sources = p?.sources ? Object.fromEntries(p.sources.map((s) => [s.id, { ok: s.ok, error: s.error }])) : undefined;
-      return { id: m.id, name: m.name, primary: m.isPrimary, enabled: m.enabled, online: !!p && !p.draining, cpu: p?.cpu ?? 0, memory: p?.memory ?? 0, joinOrder: m.joinOrder, sources };
+      return { id: m.id, name: m.name, primary: m.isPrimary, enabled: m.enabled, online: !!p, draining: !!p?.draining || !!m.drainRequestedAt, cpu: p?.cpu ?? 0, memory: p?.memory ?? 0, joinOrder: m.joinOrder, sources };
     });
   }
 

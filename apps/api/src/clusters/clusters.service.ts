@@ -12,6 +12,7 @@ import {
   type Role,
   type UpdateClusterRequest,
   KeyEnvelope,
+  versionStanding,
 } from '@gateway/domain';
 import { publicKeyKind, verifyMessage } from '@gateway/domain/crypto';
 import type { AuthUser } from '../auth/auth.service';
@@ -222,12 +223,15 @@ export class ClustersService {
         ...toMemberView(m),
         online: !!p && !p.draining,
         presenceKnown: known || !!p,
-        draining: !!p?.draining,
+        // Drained by an admin: draining while it still runs something, then drained (also when it is offline).
+        draining: !!p?.draining || (!!m.drainRequestedAt && (p?.busy ?? p?.activeJobs ?? 0) > 0),
+        drained: !!m.drainRequestedAt && (p?.busy ?? p?.activeJobs ?? 0) === 0,
         lastHeartbeat: p ? new Date(p.at).toISOString() : null,
         cpu: p?.cpu ?? null,
         memory: p?.memory ?? null,
         activeJobs: p?.activeJobs ?? null,
         version: p?.version ?? null,
+        versionStanding: versionStanding(p?.version ?? m.agentVersion),
         sources,
       };
     });

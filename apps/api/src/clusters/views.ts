@@ -10,6 +10,7 @@ export const toMemberView = (m: {
   agentVersion: string;
   isPrimary: boolean;
   enabled: boolean;
+  drainRequestedAt?: Date | null;
   joinedAt: Date;
 }): MemberView => ({
   id: m.id,
@@ -20,6 +21,7 @@ export const toMemberView = (m: {
   agentVersion: m.agentVersion,
   primary: m.isPrimary,
   enabled: m.enabled,
+  drainRequestedAt: m.drainRequestedAt?.toISOString() ?? null,
   joinedAt: m.joinedAt.toISOString(),
 });
 

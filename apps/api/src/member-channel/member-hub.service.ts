@@ -12,6 +12,7 @@ import {
   parseFrame,
   PROTOCOL_MIN,
   PROTOCOL_VERSION,
+  VERSION,
   type LiveWork,
   type MemberSettings,
   type Presence,
@@ -141,7 +142,9 @@ export class MemberHub implements OnModuleDestroy {
         hello = m;
         const version = Math.min(m.protocol.max, PROTOCOL_VERSION);
         if (version < Math.max(m.protocol.min, PROTOCOL_MIN)) {
-          return refuse(CLOSE.version, `no common protocol: this agent speaks ${m.protocol.min}-${m.protocol.max}, the control plane ${PROTOCOL_MIN}-${PROTOCOL_VERSION}; upgrade the older side`);
+          // One close reason (at most 123 bytes): what each side speaks, and what to install.
+          const fix = m.protocol.max < PROTOCOL_MIN ? `install gateway-agent@${VERSION}` : 'upgrade the control plane';
+          return refuse(CLOSE.version, `agent ${m.agentVersion.slice(0, 20)} speaks protocol ${m.protocol.min}-${m.protocol.max}, this control plane ${PROTOCOL_MIN}-${PROTOCOL_VERSION} (${VERSION}): ${fix}`);
         }
         step = 'auth';
         member = await this.prisma.member.findUnique({ where: { id: m.memberId }, select: { id: true, name: true, clusterId: true, publicKey: true } }).catch(() => null);

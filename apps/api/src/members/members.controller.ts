@@ -21,6 +21,18 @@ export class MembersController {
     return this.members.promote(user, id);
   }
 
+  @Post(':id/drain')
+  @Endpoint({ tag: 'members', summary: 'Drain a member: it takes no new work and finishes what it runs (shown as draining, then drained), so it can be stopped and upgraded', auth: 'user', params: IdParams, response: MemberView, status: 200, errors: [403, 404] })
+  drain(@CurrentUser() user: AuthUser, @Param('id') id: string) {
+    return this.members.drain(user, id, true);
+  }
+
+  @Post(':id/resume')
+  @Endpoint({ tag: 'members', summary: 'Resume a drained member: it takes work again', auth: 'user', params: IdParams, response: MemberView, status: 200, errors: [403, 404] })
+  resume(@CurrentUser() user: AuthUser, @Param('id') id: string) {
+    return this.members.drain(user, id, false);
+  }
+
   @Delete(':id')
   @Endpoint({ tag: 'members', summary: 'Remove a member from its cluster (not the primary: promote another first)', auth: 'user', params: IdParams, status: 204, errors: [403, 404, 409] })
   async remove(@CurrentUser() user: AuthUser, @Param('id') id: string) {

@@ -41,6 +41,20 @@ export class MembersService {
     }
   }
 
+  /**
+   * Drain: the member takes no new work (routing passes it over from now on, on every instance), finishes what it
+   * runs, and shows as draining, then as drained once it runs nothing: it may then be stopped and upgraded while
+   * its peers serve. Resume undoes it.
+   */
+  async drain(user: AuthUser, id: string, on: boolean) {
+    const member = await this.find(user, id);
+    const updated = await this.prisma.member.update({ where: { id }, data: { drainRequestedAt: on ? (member.drainRequestedAt ?? new Date()) : null } });
+    await this.state.bumpConfigVersion(member.clusterId);
+    await this.audit.record(user, { clusterId: member.clusterId, action: on ? 'member.drain' : 'member.resume', targetType: 'member', targetId: id, detail: { name: member.name } });
+    this.logger.log(`member ${id} of cluster ${member.clusterId} ${on ? 'drained: it takes no new work' : 'resumed'} (by user ${user.id})`);
+    return toMemberView(updated);
+  }
+
   /** Makes the member the cluster's primary (the previous primary becomes a secondary). */
   async promote(user: AuthUser, id: string) {
     const member = await this.find(user, id);

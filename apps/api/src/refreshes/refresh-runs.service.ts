@@ -111,7 +111,7 @@ export class RefreshRunsService {
       SELECT r.status, r.trigger, r."cancelRequested", r."scheduledFor" > now() AS early, d.name AS "datasetName", d.query, d."timeoutMs", d.enabled, d.cron,
              c.id AS "clusterId", c."routingMode", c."cpuThreshold", c."memoryThreshold",
              ds.id AS "dsId", ds.name AS "dsName", ds.type AS "dsType", ds.connection AS "dsConnection", ds.credentials AS "dsCredentials", ds."updatedAt" AS "dsUpdatedAt",
-             (SELECT json_agg(json_build_object('id', m.id, 'name', m.name, 'isPrimary', m."isPrimary", 'enabled', m.enabled, 'joinOrder', m."joinOrder") ORDER BY m."joinOrder")
+             (SELECT json_agg(json_build_object('id', m.id, 'name', m.name, 'isPrimary', m."isPrimary", 'enabled', m.enabled, 'joinOrder', m."joinOrder", 'drainRequestedAt', m."drainRequestedAt") ORDER BY m."joinOrder")
                 FROM "Member" m WHERE m."clusterId" = c.id) AS members
         FROM "Refresh" r JOIN "Dataset" d ON d.id = r."datasetId" JOIN "Cluster" c ON c.id = d."clusterId" LEFT JOIN "DataSource" ds ON ds.id = d."dataSourceId"
        WHERE r.id = ${id}::uuid AND d."clusterId" = ${member.clusterId}::uuid`;

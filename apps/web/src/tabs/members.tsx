@@ -43,9 +43,14 @@ export function MembersTab({ cluster }: { cluster: ClusterView }) {
                       <strong>{m.name}</strong> {m.primary ? <span className="badge primary-badge">primary</span> : null}
                       <div className="muted">{m.hostName}</div>
                     </td>
-                    <td className={m.online ? (m.draining ? 'warn' : 'up') : m.presenceKnown ? 'down' : 'warn'}>{m.online ? (m.draining ? 'draining' : 'online') : m.presenceKnown ? 'offline' : 'unknown'}</td>
+                    <td className={m.online && !m.draining && !m.drained ? 'up' : m.online || m.draining || !m.presenceKnown ? 'warn' : 'down'}>
+                      {m.online && m.drained ? 'drained' : m.draining ? 'draining' : m.online ? 'online' : m.presenceKnown ? 'offline' : 'unknown'}
+                    </td>
                     <td>{m.enabled ? 'enabled' : 'disabled'}</td>
-                    <td>{m.version ?? m.agentVersion}</td>
+                    <td className={m.versionStanding === 'outdated' ? 'warn' : undefined}>
+                      {m.version ?? m.agentVersion}
+                      {m.versionStanding === 'outdated' ? ' (outdated: upgrade it)' : m.versionStanding === 'newer' ? ' (newer than the control plane)' : ''}
+                    </td>
                     <td>{pct(m.cpu)}</td>
                     <td>{pct(m.memory)}</td>
                     <td>{when(m.lastHeartbeat)}</td>
@@ -68,6 +73,16 @@ export function MembersTab({ cluster }: { cluster: ClusterView }) {
                           onClick={() => act(() => api(`/members/${m.id}`, { method: 'PATCH', body: { enabled: !m.enabled } }), `${m.name} ${m.enabled ? 'disabled' : 'enabled'}.`)}>
                           {m.enabled ? 'Disable' : 'Enable'}
                         </button>
+                        {m.drainRequestedAt ? (
+                          <button type="button" disabled={action.busy} aria-label={`Resume ${m.name}`} onClick={() => act(() => api(`/members/${m.id}/resume`, { method: 'POST' }), `${m.name} takes work again.`)}>
+                            Resume
+                          </button>
+                        ) : (
+                          <button type="button" disabled={action.busy} aria-label={`Drain ${m.name}`} title="Take no new work and finish what it runs, before stopping or upgrading it"
+                            onClick={() => act(() => api(`/members/${m.id}/drain`, { method: 'POST' }), `${m.name} is draining: it takes no new work.`)}>
+                            Drain
+                          </button>
+                        )}
                         {m.primary ? null : (
                           <button type="button" disabled={action.busy} aria-label={`Promote ${m.name} to primary`} onClick={() => act(() => api(`/members/${m.id}/promote`, { method: 'POST' }), `${m.name} is now the primary.`)}>
                             Make primary
