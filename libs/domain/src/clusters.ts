@@ -83,6 +83,16 @@ export type ClusterView = z.infer<typeof ClusterView>;
 
 /** What the messages signed for proofs of possession look like; the prefix keeps one proof from passing as another. */
 export const joinProofMessage = (clusterId: string, nonce: string) => `gateway-join:v1:${clusterId}:${nonce}`;
+/**
+ * What a host signs with the cluster private key to replace the cluster's key envelope (a new recovery key): it proves
+ * it holds the key, for exactly this envelope (its ciphertext and tag) of this cluster.
+ */
+export const rotateRecoveryKeyMessage = (clusterId: string, envelope: { iv: string; tag: string; ciphertext: string }) =>
+  `gateway-rotate-recovery-key:v1:${clusterId}:${envelope.iv}:${envelope.tag}:${envelope.ciphertext}`;
+
+/** A new key envelope: the same cluster private key sealed under a new recovery key, on a member host. */
+export const RotateRecoveryKeyRequest = z.object({ keyEnvelope: KeyEnvelope, signature: Base64 }).strict();
+export type RotateRecoveryKeyRequest = z.infer<typeof RotateRecoveryKeyRequest>;
 export const memberAuthMessage = (memberId: string, nonce: string) => `gateway-member-auth:v1:${memberId}:${nonce}`;
 
 export const AgentChallengeRequest = z.object({ memberId: Id }).strict();

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import type { AuditEventView, ClusterView, DataSourceView, MemberStatusView, RefreshView, RoleView, TokenResponse } from '@gateway/domain';
+import { MIN_RECOVERY_KEY_LENGTH, rotateRecoveryKeyMessage, type AuditEventView, type ClusterView, type DataSourceView, type MemberStatusView, type RefreshView, type RoleView, type TokenResponse } from '@gateway/domain';
+import { sealPrivateKey, signMessage } from '@gateway/domain/crypto';
+import { readAgentConfig, resolveConfigPath } from '../agent-config';
 import { ApiClient, ApiError, parseApiUrl } from '../api-client';
 import { forgetCredentials, loadCredentials, resolveAccess, saveCredentials } from '../credentials';
 import { CliError } from '../errors';
@@ -277,6 +279,23 @@ export function registerAdminCommands(program: Command, out: Out) {
         out(`${m.name} is back on ${back.version ?? '?'} and takes work again.`);
       }
       out(`Done: every member of "${c.name}" was upgraded. ${footer}`);
+    });
+  common(cluster.command('rotate-recovery-key <cluster>').description('Seal the cluster key under a new recovery key, on a member host of the cluster; the old key no longer joins. Members are unaffected.'))
+    .option('--new-recovery-key <key>', `the new recovery key, at least ${MIN_RECOVERY_KEY_LENGTH} characters (or GATEWAY_NEW_RECOVERY_KEY); it never leaves this host`)
+    .option('--config <file>', 'this host\'s agent config, which holds the cluster key (default: ~/.gateway/agent.json)')
+    .action(async (ref: string, opts: Common & { newRecoveryKey?: string; config?: string }) => {
+      const key = opts.newRecoveryKey ?? process.env.GATEWAY_NEW_RECOVERY_KEY;
+      if (!key) throw new CliError('give the new recovery key with --new-recovery-key or GATEWAY_NEW_RECOVERY_KEY', 2);
+      if (key.length < MIN_RECOVERY_KEY_LENGTH) throw new CliError(`the new recovery key must have at least ${MIN_RECOVERY_KEY_LENGTH} characters`, 2);
+      const config = readAgentConfig(resolveConfigPath(opts.config));
+      const api = client(opts);
+      const c = await api.request<ClusterView>('GET', `/api/clusters/${enc(ref)}`);
+      if (c.id !== config.clusterId) throw new CliError(`this host's agent config is for cluster "${config.clusterName}", not "${c.name}": run this on a member host of "${c.name}", or give its --config`);
+      // Sealed here, with the key this host holds: the control plane stores the envelope and never sees either key.
+      const keyEnvelope = await sealPrivateKey(config.clusterPrivateKey, key);
+      const signature = signMessage(config.clusterPrivateKey, rotateRecoveryKeyMessage(c.id, keyEnvelope));
+      await api.request('POST', `/api/clusters/${c.id}/recovery-key`, { keyEnvelope, signature });
+      print(out, opts, { cluster: c.name, rotated: true }, () => `The recovery key of cluster "${c.name}" was replaced: new members join with the new key only. Keep it safe: it is stored nowhere.`);
     });
   common(cluster.command('remove <cluster>').description('Delete a cluster with its members and data sources.'))
     .option('--yes', 'confirm: the cluster, its members, data sources and queued work are deleted')

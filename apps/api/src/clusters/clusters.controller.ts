@@ -12,6 +12,7 @@ import {
   JoinStartRequest,
   MemberStatusView,
   PingResult,
+  RotateRecoveryKeyRequest,
   UpdateClusterRequest,
 } from '@gateway/domain';
 import type { AuthUser } from '../auth/auth.service';
@@ -65,6 +66,12 @@ export class ClustersController {
   @Endpoint({ tag: 'clusters', summary: 'Change a cluster: name, description, contact, routing (mode and CPU/memory thresholds)', auth: 'user', params: RefParams, body: UpdateClusterRequest, response: ClusterView, errors: [403, 404, 409] })
   update(@CurrentUser() user: AuthUser, @Param('id') id: string, @Body() body: UpdateClusterRequest) {
     return this.clusters.update(user, id, body);
+  }
+
+  @Post(':id/recovery-key')
+  @Endpoint({ tag: 'clusters', summary: 'Replace the cluster key envelope with one sealed under a new recovery key (made on a member host, signed with the cluster key); the old recovery key no longer joins', auth: 'user', params: RefParams, body: RotateRecoveryKeyRequest, status: 204, errors: [401, 403, 404] })
+  async rotateRecoveryKey(@CurrentUser() user: AuthUser, @Param('id') id: string, @Body() body: RotateRecoveryKeyRequest) {
+    await this.clusters.rotateRecoveryKey(user, id, body);
   }
 
   @Delete(':id')

@@ -3,6 +3,8 @@ import { CONFIG, type Config } from '../config/config';
 import { randomBytes } from 'node:crypto';
 import {
   joinProofMessage,
+  rotateRecoveryKeyMessage,
+  type RotateRecoveryKeyRequest,
   type CreateClusterRequest,
   type Installed,
   type JoinChallenge,
@@ -18,7 +20,7 @@ import { publicKeyKind, verifyMessage } from '@gateway/domain/crypto';
 import type { AuthUser } from '../auth/auth.service';
 import { PrismaService } from '../database/prisma.service';
 import { isUniqueViolation } from '../database/errors';
-import { badRequest, conflict, notFound, unauthorized } from '../http/errors';
+import { ApiError, badRequest, conflict, notFound, unauthorized } from '../http/errors';
 import { toClusterView, toMemberView } from './views';
 import { ClusterStateService } from '../cluster-state/cluster-state.service';
 import { VersionedCache } from '../cluster-state/versioned-cache';
@@ -149,6 +151,21 @@ export class ClustersService {
   }
 
   /** Deletes the cluster with its members, data sources, roles, and its queue and keys in Redis. */
+  /**
+   * A new recovery key: the host that holds the cluster private key sealed it again under the new key (the API never
+   * sees either key) and signed the new envelope with it. From now on the old recovery key opens nothing: joins need
+   * the new one. Members are unaffected (they hold the private key itself).
+   */
+  async rotateRecoveryKey(user: AuthUser, ref: string, input: RotateRecoveryKeyRequest) {
+    const cluster = await this.resolve(user, ref, 'id', 'admin');
+    if (!verifyMessage(cluster.publicKey, rotateRecoveryKeyMessage(cluster.id, input.keyEnvelope), input.signature)) {
+      throw new ApiError(401, 'the signature does not match the cluster key: make the new envelope on a member host of this cluster', 'signature');
+    }
+    await this.prisma.cluster.update({ where: { id: cluster.id }, data: { keyEnvelope: input.keyEnvelope } });
+    await this.audit.record(user, { clusterId: cluster.id, action: 'cluster.recovery-key.rotate', targetType: 'cluster', targetId: cluster.id, detail: { name: cluster.name } });
+    this.logger.log(`cluster ${cluster.id}: the recovery key was rotated by user ${user.id}`);
+  }
+
   async remove(user: AuthUser, ref: string) {
     const cluster = await this.resolve(user, ref, 'id');
     // Its queue and keys first: while Redis is out of reach this answers 503 with the cluster untouched, rather than
