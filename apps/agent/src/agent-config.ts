@@ -24,6 +24,8 @@ export const AgentConfig = z.object({
   memberName: z.string(),
   memberPrivateKey: z.string(),
   clusterPrivateKey: z.string(),
+  /** This member's box key (RSA, PKCS#8 PEM): a rotated cluster key reaches it sealed to its public half. */
+  memberBoxPrivateKey: z.string().optional(),
 });
 export type AgentConfig = z.infer<typeof AgentConfig>;
 

@@ -10,6 +10,8 @@ import { call, startTestApi, type TestApi } from './support/test-env';
 let api: TestApi;
 const tokens: Record<'admin' | 'user' | 'stranger', string> = {} as never;
 const ids: Record<string, string> = {};
+/** A well-formed key and envelope, for the key routes' bodies (they are refused before anything is checked against them). */
+const keys: { publicKey: string; keyEnvelope: unknown } = { publicKey: '', keyEnvelope: null };
 const PASSWORD = 'long enough password';
 
 async function inviteAndAccept(email: string) {
@@ -35,6 +37,8 @@ beforeAll(async () => {
   });
   ids.cluster = created.body.clusterId;
   ids.member = created.body.memberId;
+  const other = generateClusterKeyPair();
+  Object.assign(keys, { publicKey: other.publicKey, keyEnvelope: await sealPrivateKey(other.privateKey, 'another-key', { memoryKiB: 19456, iterations: 2, parallelism: 1 }) });
   const ds = await call<{ id: string }>(api.url, 'POST', `/api/clusters/${ids.cluster}/datasources`, {
     token: tokens.admin,
     body: { name: 'pg', type: 'postgres', connection: { host: '127.0.0.1', port: 5432, database: 'x' }, credentials: { username: 'u', password: 'p' } },
@@ -76,6 +80,9 @@ const examples = (): Record<string, Example> => ({
   'POST /api/clusters/join/complete': { body: { challengeId: '00000000-0000-4000-8000-000000000000', signature: 'AAAA', member: { name: 'x', hostName: 'h', agentVersion: '1', publicKey: generateMemberKeyPair().publicKey } } },
   'GET /api/clusters/{id}': { path: `/api/clusters/${ids.cluster}` },
   'PATCH /api/clusters/{id}': { path: `/api/clusters/${ids.cluster}`, body: { description: 'changed' } },
+  'GET /api/clusters/{id}/key-rotation': { path: `/api/clusters/${ids.cluster}/key-rotation` },
+  'POST /api/clusters/{id}/key-rotation': { path: `/api/clusters/${ids.cluster}/key-rotation`, body: { generation: 1, publicKey: keys.publicKey, keyEnvelope: keys.keyEnvelope, credentials: [], memberKeys: [], signature: 'AAAA' } },
+  'POST /api/clusters/{id}/recovery-key': { path: `/api/clusters/${ids.cluster}/recovery-key`, body: { keyEnvelope: keys.keyEnvelope, signature: 'AAAA' } },
   'DELETE /api/clusters/{id}': { path: `/api/clusters/${ids.cluster}` },
   'POST /api/clusters/{id}/ping': { path: `/api/clusters/${ids.cluster}/ping` },
   'GET /api/clusters/{id}/members': { path: `/api/clusters/${ids.cluster}/members` },

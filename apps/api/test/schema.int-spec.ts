@@ -45,8 +45,10 @@ describe('the migrated database matches schema.prisma', () => {
     exercised.add('Challenge');
     await prisma.memberSession.create({ data: { memberId: a.id, tokenHash: 'm1', expiresAt: new Date() } });
     exercised.add('MemberSession');
-    const drained = await prisma.member.update({ where: { id: b.id }, data: { description: 'standby', drainRequestedAt: new Date() } });
+    const drained = await prisma.member.update({ where: { id: b.id }, data: { description: 'standby', drainRequestedAt: new Date(), boxPublicKey: 'box', pendingClusterKey: { v: 1 }, pendingKeyGeneration: 2 } });
+    expect(drained).toMatchObject({ boxPublicKey: 'box', pendingClusterKey: { v: 1 }, pendingKeyGeneration: 2 });
     expect(drained.drainRequestedAt).toBeInstanceOf(Date);
+    expect((await prisma.cluster.update({ where: { id: cluster.id }, data: { keyGeneration: { increment: 1 } } })).keyGeneration).toBe(2);
     const ds = await prisma.dataSource.create({ data: { clusterId: cluster.id, name: 'pg', type: 'postgres', connection: { host: 'h', port: 5432, database: 'd' }, credentials: { v: 1 } } });
     const moved = await prisma.dataSource.update({ where: { id: ds.id }, data: { connection: { path: '/x' }, credentials: Prisma.DbNull } });
     expect(moved.credentials).toBeNull();

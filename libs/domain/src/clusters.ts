@@ -90,6 +90,36 @@ export const joinProofMessage = (clusterId: string, nonce: string) => `gateway-j
 export const rotateRecoveryKeyMessage = (clusterId: string, envelope: { iv: string; tag: string; ciphertext: string }) =>
   `gateway-rotate-recovery-key:v1:${clusterId}:${envelope.iv}:${envelope.tag}:${envelope.ciphertext}`;
 
+/** What a member host needs to rotate the cluster key: every sealed credential and every member's box key. */
+export const KeyRotationContext = z.object({
+  generation: z.number().int(),
+  publicKey: z.string(),
+  keyEnvelope: KeyEnvelope,
+  dataSources: z.array(z.object({ id: z.string(), name: z.string(), version: z.string(), credentials: z.unknown().nullable() })),
+  members: z.array(z.object({ id: z.string(), name: z.string(), boxKey: z.string().nullable() })),
+});
+export type KeyRotationContext = z.infer<typeof KeyRotationContext>;
+
+/**
+ * A new cluster key pair, made on a member host: the new public key and envelope (sealed under the recovery key),
+ * every data source credential sealed again to the new key, and the new private key sealed to each member's box key.
+ * Signed with the current cluster key (rotateKeyMessage), for `generation`, the one it was made from.
+ */
+export const RotateKeyRequest = z
+  .object({
+    generation: z.number().int(),
+    publicKey: PemPublicKey,
+    keyEnvelope: KeyEnvelope,
+    credentials: z.array(z.object({ dataSourceId: z.string(), version: z.string(), credentials: z.unknown().nullable() })).max(10_000),
+    memberKeys: z.array(z.object({ memberId: z.string(), box: z.unknown() })).max(1_000),
+    signature: Base64,
+  })
+  .strict();
+export type RotateKeyRequest = z.infer<typeof RotateKeyRequest>;
+
+/** What the current cluster key signs to rotate it: the generation and a digest of everything else in the request. */
+export const rotateKeyMessage = (clusterId: string, generation: number, digest: string) => `gateway-rotate-key:v1:${clusterId}:${generation}:${digest}`;
+
 /** A new key envelope: the same cluster private key sealed under a new recovery key, on a member host. */
 export const RotateRecoveryKeyRequest = z.object({ keyEnvelope: KeyEnvelope, signature: Base64 }).strict();
 export type RotateRecoveryKeyRequest = z.infer<typeof RotateRecoveryKeyRequest>;

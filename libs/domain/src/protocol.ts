@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { JobDataSource, SourceHealth } from './jobs';
+import { SealedBox } from './crypto/envelopes';
 import { MemberView } from './clusters';
 import { RoutingSettings } from './routing';
 
@@ -103,6 +104,11 @@ export const ServerMessage = z.discriminatedUnion('t', [
   z.object({ t: z.literal('cancel'), id: ReqId }),
   /** Run one attempt of a refresh (its rows go up over HTTPS, see AGENT_ROUTES); answered with refresh-end. */
   z.object({ t: z.literal('refresh'), id: ReqId, refreshId: z.string() }),
+  /**
+   * The cluster key was rotated: the new private key sealed to this member's box key, and its public key. The member
+   * keeps the previous key as well until its data sources all come sealed to the new one.
+   */
+  z.object({ t: z.literal('cluster-key'), generation: z.number().int(), publicKey: z.string(), box: SealedBox }),
   /** Stop the refresh run `id` (the member lost it: routing moved, the job went elsewhere). */
   z.object({ t: z.literal('refresh-stop'), id: ReqId }),
 ]);
@@ -111,7 +117,14 @@ export type ServerMessage = z.infer<typeof ServerMessage>;
 /** Member -> control plane. */
 export const MemberMessage = z.discriminatedUnion('t', [
   /** First frame: who the member says it is, and what it speaks. */
-  z.object({ t: z.literal('hello'), memberId: z.string().min(1).max(100), protocol: z.object({ min: z.number().int(), max: z.number().int() }), agentVersion: z.string().max(50) }),
+  z.object({
+    t: z.literal('hello'),
+    memberId: z.string().min(1).max(100),
+    protocol: z.object({ min: z.number().int(), max: z.number().int() }),
+    agentVersion: z.string().max(50),
+    /** The member's key to receive a rotated cluster key with (RSA SPKI PEM); agents without one send none. */
+    boxKey: z.string().max(2000).optional(),
+  }),
   /** The challenge's nonce signed with the member key (memberConnectMessage). */
   z.object({ t: z.literal('auth'), signature: z.string().min(1).max(1000) }),
   /** Every heartbeat: load and busy slots (the connection itself says the member is online). */
@@ -127,6 +140,8 @@ export const MemberMessage = z.discriminatedUnion('t', [
   z.object({ t: z.literal('refresh-end'), id: ReqId, outcome: z.enum(['done', 'retry', 'failed', 'requeue', 'stopped', 'not-run']), message: z.string().max(10_000).optional() }),
   /** Asks for a fresh token for HTTPS calls. */
   z.object({ t: z.literal('token-request') }),
+  /** The member holds the cluster key of this generation now (see cluster-key). */
+  z.object({ t: z.literal('cluster-key-ack'), generation: z.number().int() }),
 ]);
 export type MemberMessage = z.infer<typeof MemberMessage>;
 

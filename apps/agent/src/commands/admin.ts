@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { MIN_RECOVERY_KEY_LENGTH, rotateRecoveryKeyMessage, type AuditEventView, type ClusterView, type DataSourceView, type MemberStatusView, type RefreshView, type RoleView, type TokenResponse } from '@gateway/domain';
-import { sealPrivateKey, signMessage } from '@gateway/domain/crypto';
+import { MIN_RECOVERY_KEY_LENGTH, rotateKeyMessage, rotateRecoveryKeyMessage, type AuditEventView, type KeyRotationContext, type ClusterView, type DataSourceView, type MemberStatusView, type RefreshView, type RoleView, type TokenResponse } from '@gateway/domain';
+import { generateClusterKeyPair, openFromCluster, openPrivateKey, publicKeyOf, rotateKeyDigest, sealForCluster, sealPrivateKey, signMessage, type SealedBox } from '@gateway/domain/crypto';
 import { readAgentConfig, resolveConfigPath } from '../agent-config';
 import { ApiClient, ApiError, parseApiUrl } from '../api-client';
 import { forgetCredentials, loadCredentials, resolveAccess, saveCredentials } from '../credentials';
@@ -296,6 +296,45 @@ export function registerAdminCommands(program: Command, out: Out) {
       const signature = signMessage(config.clusterPrivateKey, rotateRecoveryKeyMessage(c.id, keyEnvelope));
       await api.request('POST', `/api/clusters/${c.id}/recovery-key`, { keyEnvelope, signature });
       print(out, opts, { cluster: c.name, rotated: true }, () => `The recovery key of cluster "${c.name}" was replaced: new members join with the new key only. Keep it safe: it is stored nowhere.`);
+    });
+  common(cluster.command('rotate-key <cluster>').description('Replace the cluster key pair, on a member host: every data source credential is sealed again to the new key here, and every member gets the new private key sealed to its own key. No reinstall.'))
+    .option('--recovery-key <key>', 'the cluster recovery key (or GATEWAY_RECOVERY_KEY): the new private key is sealed under it')
+    .option('--config <file>', 'this host\'s agent config, which holds the current cluster key (default: ~/.gateway/agent.json)')
+    .action(async (ref: string, opts: Common & { recoveryKey?: string; config?: string }) => {
+      const recoveryKey = opts.recoveryKey ?? process.env.GATEWAY_RECOVERY_KEY;
+      if (!recoveryKey) throw new CliError('give the recovery key with --recovery-key or GATEWAY_RECOVERY_KEY', 2);
+      const config = readAgentConfig(resolveConfigPath(opts.config));
+      const api = client(opts);
+      const c = await api.request<ClusterView>('GET', `/api/clusters/${enc(ref)}`);
+      if (c.id !== config.clusterId) throw new CliError(`this host's agent config is for cluster "${config.clusterName}", not "${c.name}": run this on a member host of "${c.name}", or give its --config`);
+      const ctx = await api.request<KeyRotationContext>('GET', `/api/clusters/${c.id}/key-rotation`);
+      const old = config.clusterPrivateKey;
+      if (publicKeyOf(old).trim() !== ctx.publicKey.trim()) throw new CliError(`this host's cluster key is not the current one of "${c.name}" (it was rotated since): run this on a member host that is up to date`);
+      try {
+        await openPrivateKey(ctx.keyEnvelope, recoveryKey);
+      } catch {
+        throw new CliError(`the recovery key is wrong for cluster "${c.name}": nothing was changed`);
+      }
+      const keyless = ctx.members.filter((m) => !m.boxKey).map((m) => m.name);
+      if (keyless.length) throw new CliError(`member(s) ${keyless.join(', ')} of "${c.name}" have no key to receive the new cluster key: start each once with this agent version (it registers one when it connects), then run this again`);
+      const next = generateClusterKeyPair();
+      const credentials = ctx.dataSources.map((d) => {
+        if (d.credentials === null) return { dataSourceId: d.id, version: d.version, credentials: null };
+        let plain: string;
+        try {
+          plain = openFromCluster(old, d.credentials as SealedBox);
+        } catch {
+          throw new CliError(`the credentials of data source "${d.name}" cannot be opened with this host's cluster key: nothing was changed`);
+        }
+        return { dataSourceId: d.id, version: d.version, credentials: sealForCluster(next.publicKey, plain) };
+      });
+      const memberKeys = ctx.members.map((m) => ({ memberId: m.id, box: sealForCluster(m.boxKey!, next.privateKey) }));
+      const body = { generation: ctx.generation, publicKey: next.publicKey, keyEnvelope: await sealPrivateKey(next.privateKey, recoveryKey), credentials, memberKeys };
+      const signature = signMessage(old, rotateKeyMessage(c.id, ctx.generation, rotateKeyDigest(body)));
+      const done = await api.request<{ generation: number }>('POST', `/api/clusters/${c.id}/key-rotation`, { ...body, signature });
+      print(out, opts, { cluster: c.name, generation: done.generation, dataSources: credentials.length, members: memberKeys.length }, () =>
+        `Rotated the key of cluster "${c.name}" (generation ${done.generation}): ${credentials.length} data source credential(s) sealed again to it; its ${memberKeys.length} member(s) get it now, or when they next connect. The recovery key is unchanged.`,
+      );
     });
   common(cluster.command('remove <cluster>').description('Delete a cluster with its members and data sources.'))
     .option('--yes', 'confirm: the cluster, its members, data sources and queued work are deleted')

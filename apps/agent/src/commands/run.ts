@@ -1,5 +1,6 @@
 import pino from 'pino';
-import { readAgentConfig, resolveConfigPath } from '../agent-config';
+import { generateBoxKeyPair } from '@gateway/domain/crypto';
+import { readAgentConfig, resolveConfigPath, writeAgentConfig } from '../agent-config';
 import { Agent } from '../runtime/agent';
 import { CliError } from '../errors';
 import { parseNumberOption } from './options';
@@ -12,7 +13,13 @@ export async function run(opts: { config?: string; liveConcurrency?: string; liv
   const concurrency = parseNumberOption(opts.liveConcurrency, '--live-concurrency', 1, 256, true);
   // Kept so that service definitions written for earlier versions still start; live work no longer has lanes.
   parseNumberOption(opts.liveSlowMs, '--live-slow-ms', 0.01, 60_000, false);
-  const config = readAgentConfig(resolveConfigPath(opts.config));
+  const configPath = resolveConfigPath(opts.config);
+  let config = readAgentConfig(configPath);
+  if (!config.memberBoxPrivateKey) {
+    // A config from before cluster key rotation: this member gets its box key now (registered when it connects).
+    config = { ...config, memberBoxPrivateKey: generateBoxKeyPair().privateKey };
+    writeAgentConfig(configPath, config);
+  }
   const log = pino({
     level: process.env.LOG_LEVEL ?? 'info',
     base: { service: 'agent', clusterId: config.clusterId, memberId: config.memberId },
@@ -23,6 +30,8 @@ export async function run(opts: { config?: string; liveConcurrency?: string; liv
   let done: () => void = () => undefined;
   const agent = new Agent(config, log, {
     concurrency,
+    // A rotated cluster key replaces the old one in the config (written atomically, mode 0600).
+    onClusterKey: (clusterPrivateKey) => writeAgentConfig(configPath, { ...readAgentConfig(configPath), clusterPrivateKey }),
     onRemoved: (reason) => {
       removed = reason;
       done();

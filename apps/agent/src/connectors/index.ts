@@ -9,7 +9,7 @@ export * from './types';
 
 /** Opens the sealed credentials (in memory only) and builds the connector for a data source. */
 /** `liveConnections`: how many live queries the member runs at once, so that its pools never cap that. */
-export function createConnector(ds: JobDataSource, clusterPrivateKey: string, liveConnections = 16): Connector {
+export function createConnector(ds: JobDataSource, clusterPrivateKeys: string | string[], liveConnections = 16): Connector {
   if (ds.type === 'sqlite') {
     const c = SqliteConnection.safeParse(ds.connection);
     if (!c.success) throw new ConnectorError('bad_request', `data source "${ds.name}" has no valid file path`);
@@ -19,11 +19,16 @@ export function createConnector(ds: JobDataSource, clusterPrivateKey: string, li
   if (!connection.success) throw new ConnectorError('bad_request', `data source "${ds.name}" has no valid host, port and database`);
   if (!ds.credentials) throw new ConnectorError('credentials', `data source "${ds.name}" has no credentials`);
   let credentials;
-  try {
-    credentials = PasswordCredentials.parse(JSON.parse(openFromCluster(clusterPrivateKey, ds.credentials)));
-  } catch {
-    throw new ConnectorError('credentials', `the credentials of data source "${ds.name}" cannot be opened with this member's cluster key`);
+  // The current cluster key, then the one before it (right after a rotation, work sealed to either may arrive).
+  for (const key of Array.isArray(clusterPrivateKeys) ? clusterPrivateKeys : [clusterPrivateKeys]) {
+    try {
+      credentials = PasswordCredentials.parse(JSON.parse(openFromCluster(key, ds.credentials)));
+      break;
+    } catch {
+      // the next key
+    }
   }
+  if (!credentials) throw new ConnectorError('credentials', `the credentials of data source "${ds.name}" cannot be opened with this member's cluster key`);
   const settings = { ...connection.data, ...credentials };
   return ds.type === 'postgres' ? new PostgresConnector(settings, liveConnections) : new MysqlConnector(settings, liveConnections);
 }
@@ -32,10 +37,20 @@ export function createConnector(ds: JobDataSource, clusterPrivateKey: string, li
 export class ConnectorCache {
   private readonly cache = new Map<string, { version: string; connector: Connector }>();
 
+  private keys: string[];
+
   constructor(
-    private readonly clusterPrivateKey: string,
+    clusterPrivateKey: string,
     private readonly liveConnections = 16,
-  ) {}
+  ) {
+    this.keys = [clusterPrivateKey];
+  }
+
+  /** A rotated cluster key: used first from now on; the previous one is kept for work sealed before the rotation. */
+  rotateKey(newPrivateKey: string) {
+    if (this.keys[0] === newPrivateKey) return;
+    this.keys = [newPrivateKey, this.keys[0]];
+  }
 
   /** Data sources as last given in full, so that later work can name them by id and version only. */
   private readonly definitions = new Map<string, JobDataSource>();
@@ -56,7 +71,7 @@ export class ConnectorCache {
     const hit = this.cache.get(ds.id);
     if (hit && hit.version === ds.version) return hit.connector;
     if (hit) void hit.connector.close().catch(() => undefined);
-    const connector = createConnector(ds, this.clusterPrivateKey, this.liveConnections);
+    const connector = createConnector(ds, this.keys, this.liveConnections);
     this.cache.set(ds.id, { version: ds.version, connector });
     return connector;
   }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { ServerMessage } from '@gateway/domain';
+import type { ServerMessage, ServerMessageOf } from '@gateway/domain';
+import { openFromCluster, publicKeyOf } from '@gateway/domain/crypto';
 import type { AgentConfig } from '../agent-config';
 import { ConnectorCache } from '../connectors';
 import { ControlPlaneNetwork } from '../transport';
@@ -19,6 +20,8 @@ export interface AgentOptions {
   drainMs?: number;
   /** Overrides the proxy of the config and the environment (tests). */
   env?: NodeJS.ProcessEnv;
+  /** Keeps a rotated cluster private key (the config file); called before the rotation is confirmed. */
+  onClusterKey?: (clusterPrivateKey: string) => void;
 }
 
 /** A token for HTTPS calls, and the requests waiting for a fresh one. */
@@ -148,9 +151,35 @@ export class Agent {
         return;
       case 'token':
         return this.token.set(m.token);
+      case 'cluster-key':
+        return this.takeClusterKey(m);
       default:
         return;
     }
+  }
+
+  /**
+   * A rotated cluster key, sealed to this member's box key: opened, checked against the public key it comes with,
+   * kept (the config), used from now on (the previous one stays in memory for work sealed before), and confirmed.
+   */
+  private takeClusterKey(m: ServerMessageOf<'cluster-key'>) {
+    const refuse = (why: string) => this.log.error({ generation: m.generation, err: why }, 'could not take the rotated cluster key');
+    if (!this.config.memberBoxPrivateKey) return refuse('this member has no box key');
+    let key: string;
+    try {
+      key = openFromCluster(this.config.memberBoxPrivateKey, m.box);
+    } catch {
+      return refuse('it is not sealed to this member\'s box key');
+    }
+    if (publicKeyOf(key).trim() !== m.publicKey.trim()) return refuse('it does not match the cluster public key it came with');
+    try {
+      this.options.onClusterKey?.(key);
+    } catch (e) {
+      return refuse(`could not write it to the config: ${(e as Error).message}`);
+    }
+    this.connectors.rotateKey(key);
+    this.link.send({ t: 'cluster-key-ack', generation: m.generation });
+    this.log.info({ generation: m.generation }, 'took the rotated cluster key');
   }
 
   private async removed(reason: string) {

@@ -13,7 +13,7 @@ import {
   type MemberMessage,
   type ServerMessageOf,
 } from '@gateway/domain';
-import { signMessage } from '@gateway/domain/crypto';
+import { publicKeyOf, signMessage } from '@gateway/domain/crypto';
 import { controlPlaneUrls, type AgentConfig } from '../agent-config';
 import { CliError } from '../errors';
 import { describeConnectError, wsUrlOf, type ControlPlaneNetwork } from '../transport';
@@ -121,7 +121,7 @@ export class MemberLink {
     ws.on('ping', () => (this.lastHeard = Date.now()));
     ws.on('open', () => {
       this.lastHeard = Date.now();
-      ws.send(JSON.stringify({ t: 'hello', memberId: this.config.memberId, protocol: { min: PROTOCOL_MIN, max: PROTOCOL_VERSION }, agentVersion: VERSION } satisfies MemberMessage));
+      ws.send(JSON.stringify({ t: 'hello', memberId: this.config.memberId, protocol: { min: PROTOCOL_MIN, max: PROTOCOL_VERSION }, agentVersion: VERSION, ...(this.config.memberBoxPrivateKey ? { boxKey: publicKeyOf(this.config.memberBoxPrivateKey) } : {}) } satisfies MemberMessage));
     });
     ws.on('message', (data, isBinary) => {
       this.lastHeard = Date.now();

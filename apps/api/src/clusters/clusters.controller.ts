@@ -11,7 +11,9 @@ import {
   JoinCompleteRequest,
   JoinStartRequest,
   MemberStatusView,
+  KeyRotationContext,
   PingResult,
+  RotateKeyRequest,
   RotateRecoveryKeyRequest,
   UpdateClusterRequest,
 } from '@gateway/domain';
@@ -66,6 +68,18 @@ export class ClustersController {
   @Endpoint({ tag: 'clusters', summary: 'Change a cluster: name, description, contact, routing (mode and CPU/memory thresholds)', auth: 'user', params: RefParams, body: UpdateClusterRequest, response: ClusterView, errors: [403, 404, 409] })
   update(@CurrentUser() user: AuthUser, @Param('id') id: string, @Body() body: UpdateClusterRequest) {
     return this.clusters.update(user, id, body);
+  }
+
+  @Get(':id/key-rotation')
+  @Endpoint({ tag: 'clusters', summary: 'What a member host needs to rotate the cluster key: the sealed credentials (ciphertext only) and each member\'s box key', auth: 'user', params: RefParams, response: KeyRotationContext, errors: [403, 404] })
+  keyRotation(@CurrentUser() user: AuthUser, @Param('id') id: string) {
+    return this.clusters.keyRotationContext(user, id);
+  }
+
+  @Post(':id/key-rotation')
+  @Endpoint({ tag: 'clusters', summary: 'Rotate the cluster key pair (made and signed on a member host): credentials sealed again to the new key, the new private key sealed to each member', auth: 'user', params: RefParams, body: RotateKeyRequest, response: z.object({ generation: z.number().int() }), status: 200, errors: [400, 401, 403, 404, 409] })
+  rotateKey(@CurrentUser() user: AuthUser, @Param('id') id: string, @Body() body: RotateKeyRequest) {
+    return this.clusters.rotateKey(user, id, body);
   }
 
   @Post(':id/recovery-key')

@@ -4,6 +4,10 @@ import { randomBytes } from 'node:crypto';
 import {
   joinProofMessage,
   rotateRecoveryKeyMessage,
+  rotateKeyMessage,
+  SealedBox,
+  type KeyRotationContext,
+  type RotateKeyRequest,
   type RotateRecoveryKeyRequest,
   type CreateClusterRequest,
   type Installed,
@@ -16,9 +20,10 @@ import {
   KeyEnvelope,
   versionStanding,
 } from '@gateway/domain';
-import { publicKeyKind, verifyMessage } from '@gateway/domain/crypto';
+import { publicKeyKind, rotateKeyDigest, verifyMessage } from '@gateway/domain/crypto';
 import type { AuthUser } from '../auth/auth.service';
 import { PrismaService } from '../database/prisma.service';
+import { Prisma } from '../generated/prisma/client';
 import { isUniqueViolation } from '../database/errors';
 import { ApiError, badRequest, conflict, notFound, unauthorized } from '../http/errors';
 import { toClusterView, toMemberView } from './views';
@@ -164,6 +169,66 @@ export class ClustersService {
     await this.prisma.cluster.update({ where: { id: cluster.id }, data: { keyEnvelope: input.keyEnvelope } });
     await this.audit.record(user, { clusterId: cluster.id, action: 'cluster.recovery-key.rotate', targetType: 'cluster', targetId: cluster.id, detail: { name: cluster.name } });
     this.logger.log(`cluster ${cluster.id}: the recovery key was rotated by user ${user.id}`);
+  }
+
+  /** What a member host needs to rotate the cluster key: sealed credentials (ciphertext only) and members' box keys. */
+  async keyRotationContext(user: AuthUser, ref: string): Promise<KeyRotationContext> {
+    const c = await this.resolve(user, ref, 'id', 'admin');
+    const [dataSources, members] = await Promise.all([
+      this.prisma.dataSource.findMany({ where: { clusterId: c.id }, select: { id: true, name: true, updatedAt: true, credentials: true }, orderBy: { createdAt: 'asc' } }),
+      this.prisma.member.findMany({ where: { clusterId: c.id }, select: { id: true, name: true, boxPublicKey: true }, orderBy: { joinOrder: 'asc' } }),
+    ]);
+    return {
+      generation: c.keyGeneration,
+      publicKey: c.publicKey,
+      keyEnvelope: KeyEnvelope.parse(c.keyEnvelope),
+      dataSources: dataSources.map((d) => ({ id: d.id, name: d.name, version: d.updatedAt.toISOString(), credentials: d.credentials ?? null })),
+      members: members.map((m) => ({ id: m.id, name: m.name, boxKey: m.boxPublicKey })),
+    };
+  }
+
+  /**
+   * A new cluster key pair, made on a member host (the API never sees a private key or a credential): in one
+   * transaction every credential is replaced by its copy sealed to the new key, the new public key and envelope are
+   * stored, and each member is left its new private key sealed to its own box key, which its connection delivers
+   * now or when it next connects. Refused unless it covers every data source as it is now and every member.
+   */
+  async rotateKey(user: AuthUser, ref: string, input: RotateKeyRequest) {
+    const c = await this.resolve(user, ref, 'id', 'admin');
+    if (!verifyMessage(c.publicKey, rotateKeyMessage(c.id, input.generation, rotateKeyDigest(input)), input.signature)) {
+      throw new ApiError(401, 'the signature does not match the cluster key: make the rotation on a member host of this cluster', 'signature');
+    }
+    if (publicKeyKind(input.publicKey) !== 'rsa') throw badRequest('the new cluster key must be an RSA public key (SPKI PEM)', 'publicKey');
+    const boxes = new Map(input.memberKeys.map((k) => [k.memberId, k.box]));
+    const sealed = new Map(input.credentials.map((k) => [k.dataSourceId, k]));
+    for (const [field, list] of [['credentials', input.credentials.map((k) => k.credentials)], ['memberKeys', input.memberKeys.map((k) => k.box)]] as const) {
+      for (const box of list) if (box !== null && !SealedBox.safeParse(box).success) throw badRequest('a sealed box is malformed', field);
+    }
+    await this.prisma.$transaction(async (tx) => {
+      const [locked] = await tx.$queryRaw<{ keyGeneration: number }[]>`SELECT "keyGeneration" FROM "Cluster" WHERE id = ${c.id}::uuid FOR UPDATE`;
+      if (!locked || locked.keyGeneration !== input.generation) throw conflict(`the cluster key was rotated meanwhile (generation ${locked?.keyGeneration}, not ${input.generation}): run the rotation again`, 'generation');
+      const [dataSources, members] = await Promise.all([
+        tx.dataSource.findMany({ where: { clusterId: c.id }, select: { id: true, name: true, updatedAt: true, credentials: true } }),
+        tx.member.findMany({ where: { clusterId: c.id }, select: { id: true, name: true } }),
+      ]);
+      for (const d of dataSources) {
+        const s = sealed.get(d.id);
+        if (!s || s.version !== d.updatedAt.toISOString()) throw conflict(`data source "${d.name}" changed meanwhile, or is missing from the rotation: run it again`, 'credentials');
+        if ((s.credentials === null) !== (d.credentials === null)) throw badRequest(`the credentials of data source "${d.name}" are missing from the rotation`, 'credentials');
+      }
+      for (const m of members) if (!boxes.has(m.id)) throw conflict(`member "${m.name}" joined meanwhile, or is missing from the rotation: run it again`, 'memberKeys');
+      for (const d of dataSources) {
+        const s = sealed.get(d.id)!;
+        await tx.dataSource.update({ where: { id: d.id }, data: { credentials: s.credentials === null ? Prisma.DbNull : (s.credentials as Prisma.InputJsonValue) } });
+      }
+      const generation = input.generation + 1;
+      for (const m of members) await tx.member.update({ where: { id: m.id }, data: { pendingClusterKey: boxes.get(m.id) as Prisma.InputJsonValue, pendingKeyGeneration: generation } });
+      await tx.cluster.update({ where: { id: c.id }, data: { publicKey: input.publicKey, keyEnvelope: input.keyEnvelope, keyGeneration: generation } });
+    });
+    await this.state.bumpConfigVersion(c.id);
+    await this.audit.record(user, { clusterId: c.id, action: 'cluster.key.rotate', targetType: 'cluster', targetId: c.id, detail: { name: c.name, generation: input.generation + 1 } });
+    this.logger.log(`cluster ${c.id}: the cluster key was rotated to generation ${input.generation + 1} by user ${user.id}`);
+    return { generation: input.generation + 1 };
   }
 
   async remove(user: AuthUser, ref: string) {

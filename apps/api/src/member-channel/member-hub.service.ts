@@ -18,7 +18,8 @@ import {
   type Presence,
   type ServerMessage,
 } from '@gateway/domain';
-import { verifyMessage } from '@gateway/domain/crypto';
+import { publicKeyKind, SealedBox, verifyMessage } from '@gateway/domain/crypto';
+import { Prisma } from '../generated/prisma/client';
 import { CONFIG, type Config } from '../config/config';
 import { PrismaService } from '../database/prisma.service';
 import { ClusterStateService } from '../cluster-state/cluster-state.service';
@@ -184,6 +185,11 @@ export class MemberHub implements OnModuleDestroy {
     previous?.close(CLOSE.replaced, 'a newer connection of this member replaced this one');
     let tokenExpires = Date.parse(token.expiresAt);
     conn.send({ t: 'welcome', protocol, instanceId: this.instanceId, settings, token: token.token, tokenExpiresAt: token.expiresAt });
+    // Its key to receive a rotated cluster key with (registered, or replaced, as it connects), and a key it missed.
+    if (hello.boxKey && publicKeyKind(hello.boxKey) === 'rsa') {
+      await this.prisma.member.update({ where: { id: member.id }, data: { boxPublicKey: hello.boxKey } }).catch(() => undefined);
+    }
+    await this.deliverClusterKey(conn);
     ws.on('pong', () => (conn.lastSeen = Date.now()));
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (isBinary) return void this.violation(conn, CLOSE.malformed, 'malformed frame: the protocol speaks JSON text frames');
@@ -205,6 +211,12 @@ export class MemberHub implements OnModuleDestroy {
         return;
       }
       if (m.t === 'hello' || m.t === 'auth') return void this.violation(conn, CLOSE.malformed, `${m.t} again on an authenticated connection`);
+      if (m.t === 'cluster-key-ack') {
+        void this.prisma.member
+          .updateMany({ where: { id: member.id, pendingKeyGeneration: m.generation }, data: { pendingClusterKey: Prisma.DbNull, pendingKeyGeneration: null } })
+          .then(() => this.logger.log(`member ${member.id} of cluster ${member.clusterId} holds cluster key generation ${m.generation}`), () => undefined);
+        return;
+      }
       if (m.t === 'token-request') {
         void this.auth.issueToken(member.id).then((t) => conn.send({ t: 'token', token: t.token, tokenExpiresAt: t.expiresAt }), () => undefined);
         return;
@@ -300,6 +312,16 @@ export class MemberHub implements OnModuleDestroy {
     };
   }
 
+  /** A rotated cluster key the member has not confirmed yet, sealed to its box key: sent on its connection. */
+  private async deliverClusterKey(conn: MemberConnection) {
+    const row = await this.prisma.member
+      .findUnique({ where: { id: conn.member.memberId }, select: { pendingClusterKey: true, pendingKeyGeneration: true, cluster: { select: { publicKey: true, keyGeneration: true } } } })
+      .catch(() => null);
+    if (!row?.pendingClusterKey || row.pendingKeyGeneration !== row.cluster.keyGeneration) return;
+    const box = SealedBox.safeParse(row.pendingClusterKey);
+    if (box.success) conn.send({ t: 'cluster-key', generation: row.pendingKeyGeneration, publicKey: row.cluster.publicKey, box: box.data });
+  }
+
   /** A cluster's config changed: its members connected here get their new settings (or, if removed, are let go). */
   private async pushSettings(clusterId: string) {
     for (const conn of this.localMembers(clusterId)) {
@@ -309,6 +331,8 @@ export class MemberHub implements OnModuleDestroy {
         conn.close(CLOSE.removed, 'this member was removed from its cluster: install again');
         void this.gone(conn, 'removed from its cluster');
       } else if (settings) {
+        // A rotated cluster key goes before the settings that name data sources sealed to it.
+        await this.deliverClusterKey(conn);
         conn.send({ t: 'settings', settings });
       }
     }

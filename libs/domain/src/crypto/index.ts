@@ -2,7 +2,7 @@
  * Node-only cryptography shared by the API and the agent. Kept behind its own entry point
  * (`@gateway/domain/crypto`) so that the browser bundle of the portal never pulls in node:crypto.
  */
-import { createCipheriv, createDecipheriv, createPublicKey, generateKeyPairSync, publicEncrypt, privateDecrypt, randomBytes, sign, verify, constants, KeyObject } from 'node:crypto';
+import { createCipheriv, createHash, createDecipheriv, createPublicKey, generateKeyPairSync, publicEncrypt, privateDecrypt, randomBytes, sign, verify, constants, KeyObject } from 'node:crypto';
 import { hashRaw, type Options as Argon2Options } from '@node-rs/argon2';
 import { KeyEnvelope, SealedBox } from './envelopes';
 
@@ -165,3 +165,35 @@ export function openFromCluster(clusterPrivateKeyPem: string, box: SealedBox): s
 }
 
 export const randomToken = (bytes = 32) => randomBytes(bytes).toString('base64url');
+
+/** A member's box key pair (RSA-2048, OAEP): what a rotated cluster key is sealed to for that member. */
+export function generateBoxKeyPair(): KeyPairPem {
+  return generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+}
+
+/** The public key (SPKI PEM) of a private key (PKCS#8 PEM). */
+export function publicKeyOf(privateKeyPem: string): string {
+  return createPublicKey(privateKeyPem).export({ type: 'spki', format: 'pem' }).toString();
+}
+
+/** JSON with object keys sorted at every level: the same bytes on both sides, whatever order a parser kept. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value as object)
+      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+/** The SHA-256 (base64url) of a cluster key rotation's content, which the current cluster key signs. */
+export function rotateKeyDigest(req: { publicKey: string; keyEnvelope: unknown; credentials: unknown; memberKeys: unknown }): string {
+  return createHash('sha256').update(canonicalJson({ publicKey: req.publicKey, keyEnvelope: req.keyEnvelope, credentials: req.credentials, memberKeys: req.memberKeys })).digest('base64url');
+}
