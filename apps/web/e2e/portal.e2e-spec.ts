@@ -146,6 +146,11 @@ describe('admin portal in a real browser (API, two agents, PostgreSQL, Redis)', 
     await alpha.getByText('online').waitFor({ timeout: 15_000 });
     // Each member says whether it can reach each data source of the cluster.
     await alpha.getByRole('list', { name: 'data sources reachable from alpha' }).getByText('sample: reachable').waitFor({ timeout: 15_000 });
+    // Drain before an upgrade: no new work, shown as drained once idle; Resume gives it work again.
+    await page.getByRole('button', { name: 'Drain alpha' }).click();
+    await alpha.getByText('drained', { exact: true }).waitFor({ timeout: 15_000 });
+    await page.getByRole('button', { name: 'Resume alpha' }).click();
+    await alpha.getByText('online', { exact: true }).waitFor({ timeout: 15_000 });
     await page.getByRole('button', { name: 'Disable alpha' }).click();
     await alpha.getByText('disabled').waitFor();
     await screenshot('members');

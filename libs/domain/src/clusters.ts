@@ -175,6 +175,8 @@ export const MemberStatusView = MemberView.extend({
   memory: z.number().nullable(),
   activeJobs: z.number().int().nullable(),
   version: z.string().nullable(),
+  /** The member protocol version its connection speaks (null while offline). */
+  protocol: z.number().int().nullable(),
   /** Its agent version against the control plane's: outdated is older than the newest two release lines (see versionStanding). */
   versionStanding: z.enum(['current', 'previous', 'outdated', 'newer']),
   /** Each data source of the cluster the member has checked: whether it could reach it, and if not why. */

@@ -313,6 +313,7 @@ export class ClustersService {
         memory: p?.memory ?? null,
         activeJobs: p?.activeJobs ?? null,
         version: p?.version ?? null,
+        protocol: p?.protocol ?? null,
         versionStanding: versionStanding(p?.version ?? m.agentVersion),
         sources,
       };
