@@ -32,9 +32,14 @@ beforeAll(async () => {
   for (const [i, name] of (['a', 'b', 'c'] as const).entries()) m[name] = await installMember(api, token, { ...(i === 0 ? { name: 'Rotating' } : { join: 'Rotating' }), member: name, recoveryKey: RECOVERY });
   // c connects once (it registers its box key), then is offline during the rotation.
   agents.c = await startAgent(m.c.config);
-  await agents.c.kill('SIGTERM');
   agents.a = await startAgent(m.a.config);
   agents.b = await startAgent(m.b.config);
+  // Each has registered its box key once connected.
+  await eventually(async () => {
+    const ctx = await json<{ members: { name: string; boxKey: string | null }[] }>(`${api.url}/api/clusters/${m.a.clusterId}/key-rotation`, 'GET', undefined, token);
+    expect(ctx.body.members.filter((x) => !x.boxKey).map((x) => x.name)).toEqual([]);
+  }, 10_000, 50);
+  await agents.c.kill('SIGTERM');
   const ds = await json<{ id: string }>(`${api.url}/api/clusters/${m.a.clusterId}/datasources`, 'POST', { name: 'pg', type: 'postgres', connection: { host: sources.postgres.host, port: sources.postgres.port, database: sources.postgres.database }, credentials: { username: 'postgres', password: PASSWORD } }, token);
   dsId = ds.body.id;
 }, 180_000);

@@ -185,11 +185,6 @@ export class MemberHub implements OnModuleDestroy {
     previous?.close(CLOSE.replaced, 'a newer connection of this member replaced this one');
     let tokenExpires = Date.parse(token.expiresAt);
     conn.send({ t: 'welcome', protocol, instanceId: this.instanceId, settings, token: token.token, tokenExpiresAt: token.expiresAt });
-    // Its key to receive a rotated cluster key with (registered, or replaced, as it connects), and a key it missed.
-    if (hello.boxKey && publicKeyKind(hello.boxKey) === 'rsa') {
-      await this.prisma.member.update({ where: { id: member.id }, data: { boxPublicKey: hello.boxKey } }).catch(() => undefined);
-    }
-    await this.deliverClusterKey(conn);
     ws.on('pong', () => (conn.lastSeen = Date.now()));
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (isBinary) return void this.violation(conn, CLOSE.malformed, 'malformed frame: the protocol speaks JSON text frames');
@@ -226,6 +221,14 @@ export class MemberHub implements OnModuleDestroy {
     });
     ws.on('close', (code, reason) => void this.gone(conn, `connection closed (${code}${reason.length ? `: ${reason.toString()}` : ''})`));
     this.logger.log(`member ${member.id} (${member.name}) of cluster ${member.clusterId} connected from ${peer}, protocol ${protocol}, agent ${hello.agentVersion}`);
+    // Its key to receive a rotated cluster key with (registered, or replaced, as it connects), then a key it missed.
+    // Only now, with the connection's handlers in place: nothing the member sends meanwhile is missed.
+    void (async () => {
+      if (hello.boxKey && publicKeyKind(hello.boxKey) === 'rsa') {
+        await this.prisma.member.update({ where: { id: member.id }, data: { boxPublicKey: hello.boxKey } }).catch(() => undefined);
+      }
+      await this.deliverClusterKey(conn);
+    })();
     await this.announce(conn);
     for (const l of this.upListeners) l(member.clusterId, member.id);
   }
