@@ -13,7 +13,8 @@ const root = path.join(__dirname, '..');
 const out = path.join(root, 'dist/agent');
 const stage = path.join(out, 'package');
 const rootPkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
-const version = /VERSION = '([^']+)'/.exec(fs.readFileSync(path.join(root, 'libs/domain/src/version.ts'), 'utf8'))[1];
+// libs/domain's VERSION, which a test keeps equal to package.json's.
+const version = rootPkg.version;
 const NATIVE = ['@node-rs/argon2', 'better-sqlite3'];
 const pinned = (name) => {
   const v = rootPkg.dependencies?.[name] ?? rootPkg.devDependencies?.[name];

@@ -1,4 +1,10 @@
-import { parseVersion, versionStanding } from './version';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseVersion, VERSION, versionStanding } from './version';
+
+it('reports the version in package.json', () => {
+  expect(VERSION).toBe(JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8')).version);
+});
 
 describe('versionStanding', () => {
   it.each([

@@ -63,6 +63,33 @@ async function resolveMember(api: ApiClient, ref: string): Promise<MemberStatusV
   return found[0];
 }
 
+/** The cluster `ref` and this host's agent config, which must be a member's of it (it holds the cluster key). */
+async function onMemberHost(opts: Common & { config?: string }, ref: string) {
+  const config = readAgentConfig(resolveConfigPath(opts.config));
+  const api = client(opts);
+  const c = await api.request<ClusterView>('GET', `/api/clusters/${enc(ref)}`);
+  if (c.id !== config.clusterId) throw new CliError(`this host's agent config is for cluster "${config.clusterName}", not "${c.name}": run this on a member host of "${c.name}", or give its --config`);
+  return { config, api, c };
+}
+
+/** A member's status now, from its cluster's list (one request, whatever the number of clusters). */
+async function memberNow(api: ApiClient, m: { id: string; name: string; clusterId: string }): Promise<MemberStatusView> {
+  const now = (await api.request<MemberStatusView[]>('GET', `/api/clusters/${m.clusterId}/members`)).find((x) => x.id === m.id);
+  if (!now) throw new CliError(`member ${m.name} was removed meanwhile`);
+  return now;
+}
+
+/** Asks `check` every 250 ms until it gives a value; past `timeoutS` stops with the message `late` gives. */
+async function pollUntil<T>(timeoutS: number, check: () => Promise<T | null>, late: () => string): Promise<T> {
+  const deadline = Date.now() + timeoutS * 1000;
+  for (;;) {
+    const v = await check();
+    if (v !== null) return v;
+    if (Date.now() > deadline) throw new CliError(late());
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 /** The agent version, flagged when it is outside the newest two release lines (or ahead of the control plane). */
 const versionOf = (m: MemberStatusView) => `${m.version ?? m.agentVersion}${m.versionStanding === 'outdated' ? ' (outdated: upgrade)' : m.versionStanding === 'newer' ? ' (newer than the control plane)' : ''}`;
 
@@ -162,22 +189,21 @@ export function registerAdminCommands(program: Command, out: Out) {
     .option('--wait', 'wait until it runs nothing any more (drained)')
     .option('--timeout <s>', 'with --wait, give up after this many seconds (default 600)', '600')
     .action(async (ref: string, opts: Common & { wait?: boolean; timeout: string }) => {
-      const timeoutS = Number(opts.timeout);
-      if (!Number.isInteger(timeoutS) || timeoutS < 1) throw new CliError(`--timeout must be a whole number of seconds, not "${opts.timeout}"`, 2);
+      const timeoutS = parseNumberOption(opts.timeout, '--timeout', 1, 86_400, true)!;
       const api = client(opts);
       const m = await resolveMember(api, ref);
       await api.request('POST', `/api/members/${m.id}/drain`);
       if (!opts.wait) {
-        const now = await resolveMember(api, m.id);
+        const now = await memberNow(api, m);
         return print(out, opts, now, () => `Member "${m.name}" is draining: it takes no new work. ${now.drained ? 'It runs nothing: it is drained.' : 'It is finishing what it runs; "gateway members" shows it as drained when done.'}`);
       }
-      const deadline = Date.now() + timeoutS * 1000;
-      for (;;) {
-        const now = await resolveMember(api, m.id);
-        if (now.drained) return print(out, opts, now, () => `Member "${m.name}" is drained: it runs nothing and takes no new work. Stop, upgrade and start it, then: gateway member resume ${ref}`);
-        if (Date.now() > deadline) throw new CliError(`member "${m.name}" still runs work after ${timeoutS} s (${now.activeJobs ?? '?'} active): it takes no new work; wait longer or stop it anyway (SIGTERM drains for up to 10 s)`);
-        await new Promise((r) => setTimeout(r, 250));
-      }
+      let last: MemberStatusView | null = null;
+      const drained = await pollUntil(
+        timeoutS,
+        async () => ((last = await memberNow(api, m)).drained ? last : null),
+        () => `member "${m.name}" still runs work after ${timeoutS} s (${last?.activeJobs ?? '?'} active): it takes no new work; wait longer or stop it anyway (SIGTERM drains for up to 10 s)`,
+      );
+      print(out, opts, drained, () => `Member "${m.name}" is drained: it runs nothing and takes no new work. Stop, upgrade and start it, then: gateway member resume ${ref}`);
     });
   common(member.command('resume <member>').description('Resume a drained member: it takes work again.')).action(async (ref: string, opts: Common) => {
     const api = client(opts);
@@ -220,8 +246,7 @@ export function registerAdminCommands(program: Command, out: Out) {
     .option('--wait', 'drain each member in turn, wait until it comes back (on --to, when given), resume it; promote another before the primary')
     .option('--timeout <s>', 'with --wait, how long each member may take to drain and to come back (default 900)', '900')
     .action(async (ref: string, opts: Common & { to?: string; wait?: boolean; timeout: string }) => {
-      const timeoutS = Number(opts.timeout);
-      if (!Number.isInteger(timeoutS) || timeoutS < 1) throw new CliError(`--timeout must be a whole number of seconds, not "${opts.timeout}"`, 2);
+      const timeoutS = parseNumberOption(opts.timeout, '--timeout', 1, 86_400, true)!;
       const api = client(opts);
       const c = await api.request<ClusterView>('GET', `/api/clusters/${enc(ref)}`);
       const health = await api.request<{ version: string }>('GET', '/api/health').catch(() => ({ version: '?' }));
@@ -248,16 +273,7 @@ export function registerAdminCommands(program: Command, out: Out) {
       const footer = `Afterwards ${next.name} is the primary: "gateway member promote ${c.name}/${primary.name}" gives the role back.`;
       if (!opts.wait) return print(out, opts, { cluster: c.name, to: target, order: order.map(({ m, promoteFirst }) => ({ member: m.name, id: m.id, promoteFirst: promoteFirst ? next.name : null })) }, () => [header, ...steps, footer].join('\n'));
       out(header);
-      const deadlineOf = () => Date.now() + timeoutS * 1000;
-      const poll = async <T>(what: string, check: () => Promise<T | null>): Promise<T> => {
-        const deadline = deadlineOf();
-        for (;;) {
-          const v = await check();
-          if (v !== null) return v;
-          if (Date.now() > deadline) throw new CliError(`gave up after ${timeoutS} s waiting for ${what}: the plan stopped here; rerun it when that is done`);
-          await new Promise((r) => setTimeout(r, 250));
-        }
-      };
+      const stopped = (what: string) => () => `gave up after ${timeoutS} s waiting for ${what}: the plan stopped here; rerun it when that is done`;
       for (const [i, { m, promoteFirst }] of order.entries()) {
         if (promoteFirst) {
           await api.request('POST', `/api/members/${next.id}/promote`);
@@ -265,16 +281,19 @@ export function registerAdminCommands(program: Command, out: Out) {
         }
         await api.request('POST', `/api/members/${m.id}/drain`);
         out(`${i + 1}/${order.length} Draining ${m.name}...`);
-        await poll(`${m.name} to drain`, async () => ((await api.request<MemberStatusView[]>('GET', `/api/clusters/${c.id}/members`)).find((x) => x.id === m.id)?.drained ? true : null));
+        await pollUntil(timeoutS, async () => ((await memberNow(api, m)).drained ? true : null), stopped(`${m.name} to drain`));
         out(`Stop ${m.name} now, install gateway-agent@${target} on its host and start it again. Waiting for it to come back${opts.to ? ` on ${target}` : ''}...`);
         let wentAway = false;
-        const back = await poll(`${m.name} to come back`, async () => {
-          const now = (await api.request<MemberStatusView[]>('GET', `/api/clusters/${c.id}/members`)).find((x) => x.id === m.id);
-          if (!now) throw new CliError(`member ${m.name} was removed meanwhile: the plan stopped here`);
-          if (!now.online) wentAway = true;
-          const onTarget = !opts.to || now.version === target;
-          return now.online && wentAway && onTarget ? now : null;
-        });
+        const back = await pollUntil(
+          timeoutS,
+          async () => {
+            const now = await memberNow(api, m);
+            if (!now.online) wentAway = true;
+            const onTarget = !opts.to || now.version === target;
+            return now.online && wentAway && onTarget ? now : null;
+          },
+          stopped(`${m.name} to come back`),
+        );
         await api.request('POST', `/api/members/${m.id}/resume`);
         out(`${m.name} is back on ${back.version ?? '?'} and takes work again.`);
       }
@@ -287,10 +306,7 @@ export function registerAdminCommands(program: Command, out: Out) {
       const key = opts.newRecoveryKey ?? process.env.GATEWAY_NEW_RECOVERY_KEY;
       if (!key) throw new CliError('give the new recovery key with --new-recovery-key or GATEWAY_NEW_RECOVERY_KEY', 2);
       if (key.length < MIN_RECOVERY_KEY_LENGTH) throw new CliError(`the new recovery key must have at least ${MIN_RECOVERY_KEY_LENGTH} characters`, 2);
-      const config = readAgentConfig(resolveConfigPath(opts.config));
-      const api = client(opts);
-      const c = await api.request<ClusterView>('GET', `/api/clusters/${enc(ref)}`);
-      if (c.id !== config.clusterId) throw new CliError(`this host's agent config is for cluster "${config.clusterName}", not "${c.name}": run this on a member host of "${c.name}", or give its --config`);
+      const { config, api, c } = await onMemberHost(opts, ref);
       // Sealed here, with the key this host holds: the control plane stores the envelope and never sees either key.
       const keyEnvelope = await sealPrivateKey(config.clusterPrivateKey, key);
       const signature = signMessage(config.clusterPrivateKey, rotateRecoveryKeyMessage(c.id, keyEnvelope));
@@ -303,10 +319,7 @@ export function registerAdminCommands(program: Command, out: Out) {
     .action(async (ref: string, opts: Common & { recoveryKey?: string; config?: string }) => {
       const recoveryKey = opts.recoveryKey ?? process.env.GATEWAY_RECOVERY_KEY;
       if (!recoveryKey) throw new CliError('give the recovery key with --recovery-key or GATEWAY_RECOVERY_KEY', 2);
-      const config = readAgentConfig(resolveConfigPath(opts.config));
-      const api = client(opts);
-      const c = await api.request<ClusterView>('GET', `/api/clusters/${enc(ref)}`);
-      if (c.id !== config.clusterId) throw new CliError(`this host's agent config is for cluster "${config.clusterName}", not "${c.name}": run this on a member host of "${c.name}", or give its --config`);
+      const { config, api, c } = await onMemberHost(opts, ref);
       const ctx = await api.request<KeyRotationContext>('GET', `/api/clusters/${c.id}/key-rotation`);
       const old = config.clusterPrivateKey;
       if (publicKeyOf(old).trim() !== ctx.publicKey.trim()) throw new CliError(`this host's cluster key is not the current one of "${c.name}" (it was rotated since): run this on a member host that is up to date`);

@@ -9,7 +9,7 @@ export * from './types';
 
 /** Opens the sealed credentials (in memory only) and builds the connector for a data source. */
 /** `liveConnections`: how many live queries the member runs at once, so that its pools never cap that. */
-export function createConnector(ds: JobDataSource, clusterPrivateKeys: string | string[], liveConnections = 16): Connector {
+export function createConnector(ds: JobDataSource, clusterPrivateKeys: string[], liveConnections = 16): Connector {
   if (ds.type === 'sqlite') {
     const c = SqliteConnection.safeParse(ds.connection);
     if (!c.success) throw new ConnectorError('bad_request', `data source "${ds.name}" has no valid file path`);
@@ -20,7 +20,7 @@ export function createConnector(ds: JobDataSource, clusterPrivateKeys: string | 
   if (!ds.credentials) throw new ConnectorError('credentials', `data source "${ds.name}" has no credentials`);
   let credentials;
   // The current cluster key, then the one before it (right after a rotation, work sealed to either may arrive).
-  for (const key of Array.isArray(clusterPrivateKeys) ? clusterPrivateKeys : [clusterPrivateKeys]) {
+  for (const key of clusterPrivateKeys) {
     try {
       credentials = PasswordCredentials.parse(JSON.parse(openFromCluster(key, ds.credentials)));
       break;

@@ -180,7 +180,8 @@ export class LiveWorkRunner {
         const dataSourceId = 'dataSource' in work ? work.dataSource.id : undefined;
         this.log.info({ requestId: id, dataSourceId, code: err.code }, 'live work failed at the data source');
         if (dataSourceId && err.code === 'unreachable') this.reach?.unreachable(dataSourceId, err.message);
-        else if (dataSourceId && (err.code === 'query_failed' || err.code === 'read_only' || err.code === 'timeout')) this.reach?.reached(dataSourceId);
+        // The source answered (with an error of its own); a write refused before connecting proves nothing.
+        else if (dataSourceId && (err.code === 'query_failed' || err.code === 'timeout')) this.reach?.reached(dataSourceId);
       }
     } finally {
       this.running.delete(id);

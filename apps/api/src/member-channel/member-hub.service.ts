@@ -17,6 +17,7 @@ import {
   type MemberSettings,
   type Presence,
   type ServerMessage,
+  type ServerMessageOf,
 } from '@gateway/domain';
 import { publicKeyKind, SealedBox, verifyMessage } from '@gateway/domain/crypto';
 import { Prisma } from '../generated/prisma/client';
@@ -176,8 +177,9 @@ export class MemberHub implements OnModuleDestroy {
   }
 
   private async admit(ws: WebSocket, member: { id: string; name: string; clusterId: string }, hello: Extract<MemberMessage, { t: 'hello' }>, protocol: number, peer: string) {
-    const [settings, token] = await Promise.all([this.settings(member.id), this.auth.issueToken(member.id)]);
-    if (!settings) return void ws.close(CLOSE.removed, 'this member was removed from its cluster: install again');
+    const [loaded, token] = await Promise.all([this.settings(member.id), this.auth.issueToken(member.id)]);
+    if (!loaded) return void ws.close(CLOSE.removed, 'this member was removed from its cluster: install again');
+    const { settings, clusterKey } = loaded;
     if (ws.readyState !== ws.OPEN) return;
     const conn = new MemberConnection(ws, { memberId: member.id, memberName: member.name, clusterId: member.clusterId, agentVersion: hello.agentVersion, protocol }, randomUUID());
     const previous = this.connections.get(member.id);
@@ -221,14 +223,12 @@ export class MemberHub implements OnModuleDestroy {
     });
     ws.on('close', (code, reason) => void this.gone(conn, `connection closed (${code}${reason.length ? `: ${reason.toString()}` : ''})`));
     this.logger.log(`member ${member.id} (${member.name}) of cluster ${member.clusterId} connected from ${peer}, protocol ${protocol}, agent ${hello.agentVersion}`);
-    // Its key to receive a rotated cluster key with (registered, or replaced, as it connects), then a key it missed.
-    // Only now, with the connection's handlers in place: nothing the member sends meanwhile is missed.
-    void (async () => {
-      if (hello.boxKey && publicKeyKind(hello.boxKey) === 'rsa') {
-        await this.prisma.member.update({ where: { id: member.id }, data: { boxPublicKey: hello.boxKey } }).catch(() => undefined);
-      }
-      await this.deliverClusterKey(conn);
-    })();
+    // A rotated cluster key it missed, and its key to receive the next one with (registered, or replaced, as it
+    // connects; not awaited). Only now, with the connection's handlers in place: nothing the member sends is missed.
+    if (clusterKey) conn.send(clusterKey);
+    if (hello.boxKey && publicKeyKind(hello.boxKey) === 'rsa') {
+      void this.prisma.member.update({ where: { id: member.id }, data: { boxPublicKey: hello.boxKey } }).catch(() => undefined);
+    }
     await this.announce(conn);
     for (const l of this.upListeners) l(member.clusterId, member.id);
   }
@@ -299,12 +299,17 @@ export class MemberHub implements OnModuleDestroy {
     }
   }
 
-  /** What a member needs of its cluster; null when the member no longer exists. */
-  private async settings(memberId: string): Promise<MemberSettings | null> {
+  /**
+   * What a member needs of its cluster, and a rotated cluster key it has not confirmed yet (sealed to its box key);
+   * null when the member no longer exists.
+   */
+  private async settings(memberId: string): Promise<{ settings: MemberSettings; clusterKey: ServerMessageOf<'cluster-key'> | null } | null> {
     const member = await this.prisma.member.findUnique({ where: { id: memberId }, include: { cluster: { include: { members: { orderBy: { joinOrder: 'asc' } }, dataSources: { orderBy: { createdAt: 'asc' } } } } } });
     if (!member) return null;
     const c = member.cluster;
-    return {
+    const box = member.pendingKeyGeneration === c.keyGeneration ? SealedBox.safeParse(member.pendingClusterKey) : null;
+    const clusterKey = box?.success ? { t: 'cluster-key' as const, generation: c.keyGeneration, publicKey: c.publicKey, box: box.data } : null;
+    const settings: MemberSettings = {
       member: toMemberView(member),
       cluster: { id: c.id, name: c.name, routing: routingOf(c) },
       members: c.members.map((m) => ({ id: m.id, name: m.name, primary: m.isPrimary, enabled: m.enabled, joinOrder: m.joinOrder })),
@@ -313,30 +318,21 @@ export class MemberHub implements OnModuleDestroy {
       dataSources: c.dataSources.map(toJobDataSource),
       sourceCheckMs: this.config.SOURCE_CHECK_MS,
     };
-  }
-
-  /** A rotated cluster key the member has not confirmed yet, sealed to its box key: sent on its connection. */
-  private async deliverClusterKey(conn: MemberConnection) {
-    const row = await this.prisma.member
-      .findUnique({ where: { id: conn.member.memberId }, select: { pendingClusterKey: true, pendingKeyGeneration: true, cluster: { select: { publicKey: true, keyGeneration: true } } } })
-      .catch(() => null);
-    if (!row?.pendingClusterKey || row.pendingKeyGeneration !== row.cluster.keyGeneration) return;
-    const box = SealedBox.safeParse(row.pendingClusterKey);
-    if (box.success) conn.send({ t: 'cluster-key', generation: row.pendingKeyGeneration, publicKey: row.cluster.publicKey, box: box.data });
+    return { settings, clusterKey };
   }
 
   /** A cluster's config changed: its members connected here get their new settings (or, if removed, are let go). */
   private async pushSettings(clusterId: string) {
     for (const conn of this.localMembers(clusterId)) {
-      const settings = await this.settings(conn.member.memberId).catch(() => undefined);
-      if (settings === null) {
+      const loaded = await this.settings(conn.member.memberId).catch(() => undefined);
+      if (loaded === null) {
         this.logger.log(`member ${conn.member.memberId} of cluster ${clusterId} was removed: closing its connection`);
         conn.close(CLOSE.removed, 'this member was removed from its cluster: install again');
         void this.gone(conn, 'removed from its cluster');
-      } else if (settings) {
+      } else if (loaded) {
         // A rotated cluster key goes before the settings that name data sources sealed to it.
-        await this.deliverClusterKey(conn);
-        conn.send({ t: 'settings', settings });
+        if (loaded.clusterKey) conn.send(loaded.clusterKey);
+        conn.send({ t: 'settings', settings: loaded.settings });
       }
     }
   }

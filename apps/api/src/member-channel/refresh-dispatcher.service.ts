@@ -96,10 +96,11 @@ export class RefreshDispatcher implements OnModuleDestroy {
     if (!cluster) throw new UnrecoverableError(`cluster ${clusterId} no longer exists`);
     // To a member that can reach the data source, while one can (the start checks routing again).
     const source = cluster.dataSources.find((d) => d.id === dataSourceId);
-    let decision = await this.state.decide(cluster, cluster.members, source);
+    const { presence } = await this.state.presenceView(cluster.id, cluster.members.map((m) => m.id));
+    let decision = this.state.routeOn(cluster, cluster.members, presence, source);
     // No member can reach it: the attempt runs anyway where routing would send other work, and fails with the
     // data source's own error, counted toward the retry policy, rather than waiting unseen in the queue.
-    if (!decision.canServe && source) decision = await this.state.decide(cluster, cluster.members);
+    if (!decision.canServe && source) decision = this.state.routeOn(cluster, cluster.members, presence);
     const local = decision.servers.map((s) => this.hub.get(s.memberId)).filter((c) => c !== undefined);
     if (local.length === 0) return this.handBack(job, token, decision.canServe ? 20 : 250);
     const conn = local.reduce((a, b) => (b.busy + b.inFlight < a.busy + a.inFlight ? b : a));

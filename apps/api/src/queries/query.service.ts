@@ -127,7 +127,7 @@ export class QueryService {
     for (let attempt = 1; attempt <= 2; attempt++) {
       const candidates = cluster.members.filter((m) => !excluded.has(m.id));
       const { presence } = await this.state.presenceView(cluster.id, candidates.map((m) => m.id));
-      if (source) for (const [id, error] of cut) presence.set(id, withUnreachable(presence.get(id), source.id, error));
+      if (source) for (const [id, error] of cut) markUnreachable(presence, id, source.id, error);
       const decision = this.state.routeOn(cluster, candidates, presence, source);
       if (!decision.canServe) throw new ApiError(503, `no member of cluster "${cluster.name}" can serve this now: ${decision.reason}`);
       const server = this.pick(decision.servers, presence);
@@ -142,7 +142,8 @@ export class QueryService {
       if (outcome.kind === 'error' && outcome.code === 'unreachable' && source && attempt === 1) {
         // The member could not reach the source (its health check had not seen it yet): a peer that can may serve.
         cut.set(outcome.memberId, outcome.message);
-        const others = this.state.routeOn(cluster, candidates, new Map([...presence, [outcome.memberId, withUnreachable(presence.get(outcome.memberId), source.id, outcome.message)]]), source);
+        markUnreachable(presence, outcome.memberId, source.id, outcome.message);
+        const others = this.state.routeOn(cluster, candidates, presence, source);
         if (others.canServe) {
           this.logger.log(`member ${outcome.memberId} of cluster ${cluster.id} could not reach data source ${source.id} for request ${requestId}; trying ${others.servers[0].memberName}`);
           continue;
@@ -234,10 +235,10 @@ export class QueryService {
   }
 }
 
-/** A member's presence as if its last check of the source had failed with `error`. */
-function withUnreachable(p: Presence | undefined, sourceId: string, error: string): Presence {
-  const base: Presence = p ?? { memberId: '', version: '', cpu: 0, memory: 0, activeJobs: 0, at: 0 };
-  return { ...base, sources: [...(base.sources ?? []).filter((s) => s.id !== sourceId), { id: sourceId, ok: false, error, at: Date.now() }] };
+/** The member's presence (when it has one: an offline member is passed over anyway) as if its last check of the source had failed with `error`. */
+function markUnreachable(presence: Map<string, Presence>, memberId: string, sourceId: string, error: string) {
+  const p = presence.get(memberId);
+  if (p) presence.set(memberId, { ...p, sources: [...(p.sources ?? []).filter((s) => s.id !== sourceId), { id: sourceId, ok: false, error, at: Date.now() }] });
 }
 
 const queueMs = (totalMs: number, executeMs: number) => Math.max(0, Math.round((totalMs - executeMs) * 100) / 100);

@@ -11,6 +11,8 @@ export const REFRESH_INCLUDE = { attempts: { orderBy: { number: 'asc' } } } as c
 /** How long a refresh whose member was lost waits before its next attempt: it goes to the next server at once. */
 const FAILOVER_DELAY_MS = 10;
 const ABANDONED = 'the member stopped answering; the refresh moved to another attempt';
+/** The error of a refresh whose attempts are spent: `all <n> ` before it, the last attempt's reason after it. */
+const SPENT = ' attempts the retry policy allows ended without a snapshot; the last: ';
 
 type Policy = { clusterId: string; dataSourceId: string | null };
 type RefreshEnd = 'failed' | 'cancelled';
@@ -123,9 +125,9 @@ export class RefreshLifecycle {
    */
   async withdrawStaged(datasetId: string, clusterId: string) {
     const staged = await this.prisma.refresh.findMany({ where: { datasetId, trigger: 'schedule', status: 'queued', scheduledFor: { gt: new Date() } }, select: { id: true } });
-    const queue = this.queues.queue(clusterId, QUEUES.refresh);
     for (const { id } of staged) {
       try {
+        const queue = this.queues.queue(clusterId, QUEUES.refresh);
         // 0 when a worker holds the job (locked): then it is left to run. A job that is gone will not run either.
         const removed = (await queue.remove(id).catch(() => 0)) === 1 || !(await queue.getJob(id));
         if (removed) await this.prisma.refresh.deleteMany({ where: { id, status: 'queued' } });
@@ -145,17 +147,29 @@ export class RefreshLifecycle {
   async cancel(id: string, clusterId: string, by: string): Promise<'cancelled' | 'requested' | 'ended'> {
     const queued = await this.prisma.refresh.updateMany({ where: { id, status: 'queued' }, data: { status: 'cancelled', cancelRequested: true, finishedAt: new Date(), error: `cancelled by ${by}` } });
     if (queued.count === 1) {
-      await this.queues.queue(clusterId, QUEUES.refresh).remove(id).catch(() => undefined);
+      await this.removeJob(clusterId, id);
       return 'cancelled';
     }
     const running = await this.prisma.refresh.updateMany({ where: { id, status: 'running' }, data: { cancelRequested: true } });
     return running.count === 1 ? 'requested' : 'ended';
   }
 
+  /**
+   * Takes a refresh's job off the queue, as far as Redis lets it: while it is out of reach the job stays, and runs
+   * into the refresh's ended status when it is handed out (RefreshRunsService.start).
+   */
+  private async removeJob(clusterId: string, id: string) {
+    try {
+      await this.queues.queue(clusterId, QUEUES.refresh).remove(id);
+    } catch (e) {
+      if (outageOf(e) === 'redis') this.queueWatch.failed(e as Error);
+    }
+  }
+
   /** failed or cancelled, from any open status, with the reason; its job, if still queued, leaves the queue. */
   async end(id: string, status: RefreshEnd, error: string, clusterId?: string) {
     const ended = await this.prisma.refresh.updateMany({ where: { id, status: { in: ['queued', 'running'] } }, data: { status, error, finishedAt: new Date() } });
-    if (ended.count && clusterId) await this.queues.queue(clusterId, QUEUES.refresh).remove(id).catch(() => undefined);
+    if (ended.count && clusterId) await this.removeJob(clusterId, id);
     if (ended.count) this.logger.log(`refresh ${id} ${status}: ${error}`);
     return ended.count === 1;
   }
@@ -189,7 +203,7 @@ export class RefreshLifecycle {
            WHERE id IN (SELECT id FROM r WHERE (SELECT n FROM used) < r.allowed)
         ), spent AS (
           UPDATE "Refresh" SET status = 'failed', "finishedAt" = now(),
-                 error = 'all ' || (SELECT n FROM used) || ' attempts the retry policy allows ended without a snapshot; the last: ' ||
+                 error = 'all ' || (SELECT n FROM used) || ${SPENT} ||
                          COALESCE(CASE WHEN (SELECT status FROM last) = 'running' THEN ${ABANDONED} END, (SELECT error FROM last), 'no reason recorded')
            WHERE id IN (SELECT id FROM r WHERE (SELECT n FROM used) >= r.allowed)
           RETURNING 1
@@ -252,7 +266,7 @@ export class RefreshLifecycle {
                status = (CASE WHEN ${permanent}::boolean OR r.used >= r.allowed THEN 'failed' ELSE 'queued' END)::"RefreshStatus",
                "finishedAt" = CASE WHEN ${permanent}::boolean OR r.used >= r.allowed THEN now() END,
                error = CASE WHEN ${permanent}::boolean OR r.used < r.allowed THEN ${end.error}
-                            ELSE 'all ' || r.used || ' attempts the retry policy allows ended without a snapshot; the last: ' || ${end.error} END
+                            ELSE 'all ' || r.used || ${SPENT} || ${end.error} END
           FROM r WHERE "Refresh".id = r.id
         RETURNING "Refresh".status::text AS status, r.used
       )
