@@ -37,6 +37,7 @@ import { RefreshLifecycle } from './refreshes/refresh-lifecycle.service';
 import { RefreshRunsService } from './refreshes/refresh-runs.service';
 import { SchedulerService } from './refreshes/scheduler.service';
 import { ReconcilerService } from './refreshes/reconciler.service';
+import { PgDoorService } from './pg-door/pg-door.service';
 
 @Module({})
 export class AppModule {
@@ -58,6 +59,7 @@ export class AppModule {
         AgentAuthService,
         ClustersService,
         ClusterStateService,
+        PgDoorService,
         RefreshQueueService,
         MemberHub,
         MemberRelay,

@@ -1,5 +1,6 @@
 import { loadConfig, ConfigError } from './config/config';
 import { createApp } from './app';
+import { PgDoorService } from './pg-door/pg-door.service';
 
 async function main() {
   let config;
@@ -18,6 +19,11 @@ async function main() {
     const address = app.getHttpServer().address();
     const port = typeof address === 'object' && address ? address.port : config.API_PORT;
     logger.info({ port }, `API listening on ${config.TLS_CERT_FILE ? 'https' : 'http'}://${config.API_HOST}:${port} (docs at /api/docs)`);
+    if (config.PG_PORT) {
+      const pgPort = await app.get(PgDoorService).listen(config.PG_PORT, config.API_HOST);
+      logger.info({ port: pgPort }, `PostgreSQL front door listening on ${config.API_HOST}:${pgPort} (database "<cluster>/<data source>")`);
+      if (process.env.API_READY_FD === 'stdout') process.stdout.write(`PG_READY ${pgPort}\n`);
+    }
     // A machine-readable line for supervisors and tests that start the API on port 0.
     if (process.env.API_READY_FD === 'stdout') process.stdout.write(`API_READY ${port}\n`);
   } catch (e) {

@@ -25,7 +25,7 @@ describe('the migrated database matches schema.prisma', () => {
   const exercised = new Set<string>();
 
   it('round-trips every model with every field', async () => {
-    const user = await prisma.user.create({ data: { email: 'schema@example.com', passwordHash: 'h' } });
+    const user = await prisma.user.create({ data: { email: 'schema@example.com', passwordHash: 'h', scramVerifier: 'SCRAM-SHA-256$4096:c2FsdA==$a:b' } });
     exercised.add('User');
     const session = await prisma.session.create({ data: { userId: user.id, tokenHash: 't1', expiresAt: new Date(Date.now() + 1000) } });
     await prisma.session.update({ where: { id: session.id }, data: { revokedAt: new Date() } });

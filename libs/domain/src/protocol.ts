@@ -13,7 +13,7 @@ import { RoutingSettings } from './routing';
  * both speak, or closes the connection naming both ranges. Bump PROTOCOL_VERSION for a change an older peer
  * would misread, and keep PROTOCOL_MIN at the oldest version the code still speaks.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 export const PROTOCOL_MIN = 1;
 
 export const MEMBER_CONNECT_PATH = '/api/agents/connect';
@@ -52,7 +52,8 @@ const ReqId = z.string().min(1).max(100);
  * hundreds of KB of rows, and the copy would double what the receiver holds.
  */
 const Rows = z.custom<unknown[][]>((v) => Array.isArray(v) && v.every((r) => Array.isArray(r)), { error: 'must be an array of row arrays' });
-const Columns = z.array(z.object({ name: z.string(), type: z.string().optional() }));
+/** `oid`, `mod` and `size` (PostgreSQL's type id, modifier and length) come with results of work in wire form (`pg`). */
+const Columns = z.array(z.object({ name: z.string(), type: z.string().optional(), oid: z.number().int().optional(), mod: z.number().int().optional(), size: z.number().int().optional() }));
 export const LiveErrorCode = z.enum(['query_failed', 'read_only', 'timeout', 'unreachable', 'bad_request', 'credentials', 'too_large']);
 export type LiveErrorCode = z.infer<typeof LiveErrorCode>;
 /** What a member's connector reports when live work fails. */
@@ -80,9 +81,25 @@ const DataSourceOnLink = z.union([JobDataSource, DataSourceRef]);
 /** Whether live work carries its data source in full (else only its id and version). */
 export const isFullDataSource = (ds: JobDataSource | DataSourceRef): ds is JobDataSource => 'type' in ds;
 
+/**
+ * A query from the PostgreSQL front door (protocol 2 and later): its parameters in text form (null for NULL) with
+ * the type ids the client declared (0: unspecified), the session settings the client changed (applied with SET
+ * LOCAL on PostgreSQL sources), and whether only to describe it. Its answer is in wire form: columns with their
+ * PostgreSQL type ids, rows of text values as PostgreSQL would print them, errors with their SQLSTATE.
+ */
+export const PgWork = z.object({
+  params: z.array(z.string().nullable()).max(65_535).optional(),
+  paramTypes: z.array(z.number().int()).max(65_535).optional(),
+  settings: z.record(z.string().max(64), z.string().max(1000)).optional(),
+  describe: z.boolean().optional(),
+});
+export type PgWork = z.infer<typeof PgWork>;
+/** The member protocol version from which members take PgWork. */
+export const PG_WORK_PROTOCOL = 2;
+
 /** Live work: a query, a connection test or a no-op, answered on the same connection. */
 export const LiveWork = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('query'), dataSource: DataSourceOnLink, sql: z.string(), maxRows: z.number().int().positive(), timeoutMs: z.number().int().positive(), maxBytes: z.number().int().positive() }),
+  z.object({ kind: z.literal('query'), dataSource: DataSourceOnLink, sql: z.string(), maxRows: z.number().int().positive(), timeoutMs: z.number().int().positive(), maxBytes: z.number().int().positive(), pg: PgWork.optional() }),
   z.object({ kind: z.literal('test-connection'), dataSource: DataSourceOnLink, timeoutMs: z.number().int().positive() }),
   z.object({ kind: z.literal('ping') }),
 ]);
@@ -135,7 +152,10 @@ export const MemberMessage = z.discriminatedUnion('t', [
   z.object({ t: z.literal('columns'), id: ReqId, columns: Columns }),
   z.object({ t: z.literal('rows'), id: ReqId, rows: Rows }),
   z.object({ t: z.literal('end'), id: ReqId, truncated: z.boolean(), executeMs: z.number() }),
-  z.object({ t: z.literal('error'), id: ReqId, code: LiveErrorCode, message: z.string().max(10_000), executeMs: z.number() }),
+  /** `sqlstate` and the fields after it: what the data source said, for the PostgreSQL front door to pass on. */
+  z.object({ t: z.literal('error'), id: ReqId, code: LiveErrorCode, message: z.string().max(10_000), executeMs: z.number(), sqlstate: z.string().max(5).optional(), detail: z.string().max(10_000).optional(), hint: z.string().max(10_000).optional(), position: z.string().max(20).optional() }),
+  /** What a describe-only query (PgWork.describe) found: the types of its parameters (and its columns, in `result`). */
+  z.object({ t: z.literal('params'), id: ReqId, types: z.array(z.number().int()).max(65_535) }),
   /** How a refresh run ended on the member: done, to retry (transient), final failure, handed back, or stopped. */
   z.object({ t: z.literal('refresh-end'), id: ReqId, outcome: z.enum(['done', 'retry', 'failed', 'requeue', 'stopped', 'not-run']), message: z.string().max(10_000).optional() }),
   /** Asks for a fresh token for HTTPS calls. */

@@ -1,4 +1,5 @@
 import { createPool, type Pool, type PoolConnection, type FieldPacket } from 'mysql2/promise';
+import { describedParamTypes, mysqlTypeOid, toAnonymousPlaceholders, toWireRows } from './wire';
 import { assertReadOnly, cancelledError, checkDeadline, ConnectorError, toJsonValue, type BatchHandler, type Column, type Connector, type QueryOptions, type RowSet, type StreamOptions } from './types';
 
 export interface MysqlSettings {
@@ -21,7 +22,13 @@ function classify(e: unknown, where: string): ConnectorError {
   if (['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'ER_BAD_DB_ERROR', 'PROTOCOL_CONNECTION_LOST'].includes(code)) {
     return new ConnectorError('unreachable', `cannot connect to ${where}: ${err.message || code}`);
   }
-  return new ConnectorError('query_failed', err.message ?? String(e));
+  return new ConnectorError('query_failed', err.message ?? String(e), { sqlstate: pgState(err) });
+}
+
+/** The PostgreSQL SQLSTATE of a MySQL error, for the front door: the common ones by number, else MySQL's own. */
+function pgState(err: { errno?: number; sqlState?: string }): string | undefined {
+  const byErrno: Record<number, string> = { 1064: '42601', 1146: '42P01', 1054: '42703', 1049: '3D000', 1305: '42883', 1052: '42702' };
+  return (err.errno !== undefined ? byErrno[err.errno] : undefined) ?? (err.sqlState && /^[0-9A-Z]{5}$/.test(err.sqlState) ? err.sqlState : undefined);
 }
 
 /** MySQL and MariaDB: each query in a READ ONLY transaction with a server-side statement timeout. */
@@ -77,8 +84,11 @@ export class MysqlConnector implements Connector {
     }
   }
 
-  async query(sql: string, { maxRows, timeoutMs }: QueryOptions): Promise<RowSet> {
+  async query(sql: string, { maxRows, timeoutMs, pg }: QueryOptions): Promise<RowSet> {
     assertReadOnly(sql);
+    // The front door's $n placeholders become MySQL's ?; a describe runs the statement with NULLs for one row.
+    const bound = pg ? toAnonymousPlaceholders(sql, pg.describe ? 'nulls' : (pg.params ?? [])) : null;
+    if (pg?.describe) maxRows = 1;
     const c = await this.connection();
     let destroy = false;
     try {
@@ -86,9 +96,16 @@ export class MysqlConnector implements Connector {
       else await c.query(`SET SESSION max_execution_time = ${Math.floor(timeoutMs)}`);
       await c.query('START TRANSACTION READ ONLY');
       // Client-side timeout as a backstop; mysql2 destroys the connection when it fires.
-      const [rows, fields] = (await c.query({ sql, rowsAsArray: true, timeout: timeoutMs + 1_000 })) as [unknown[][], FieldPacket[]];
+      const [rows, fields] = (await c.query(
+        bound ? { sql: bound.sql, values: bound.values, rowsAsArray: true, timeout: timeoutMs + 1_000, dateStrings: true } : { sql, rowsAsArray: true, timeout: timeoutMs + 1_000 },
+      )) as [unknown[][], FieldPacket[]];
       await c.query('ROLLBACK');
       const list = Array.isArray(rows) ? rows : [];
+      if (pg) {
+        const columns = (fields ?? []).map((f) => ({ name: f.name, type: String(f.type ?? ''), oid: mysqlTypeOid(f.type, f.characterSet), mod: -1, size: -1 }));
+        const result = pg.describe ? [] : list.slice(0, maxRows);
+        return { columns, rows: toWireRows(columns, result), truncated: !pg.describe && list.length > maxRows, ...(pg.describe ? { paramTypes: describedParamTypes(pg.paramTypes, bound!.count) } : {}) };
+      }
       return {
         columns: (fields ?? []).map((f) => ({ name: f.name, type: String(f.type ?? '') || undefined })),
         rows: list.slice(0, maxRows).map((r) => r.map(toJsonValue)),

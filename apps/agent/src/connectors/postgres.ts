@@ -1,10 +1,10 @@
 import { Pool, type PoolClient, type QueryResult } from 'pg';
 import { DEFAULT_QUERY_TIMEOUT_MS } from '@gateway/domain';
 import { CopyOut } from './pg-copy';
-import { ReadOnlyPipeline } from './pg-pipeline';
+import { DescribePipeline, ReadOnlyPipeline, wireColumnsOf } from './pg-pipeline';
 import { Slots } from './slots';
 import { pgTypeName } from './pg-types';
-import { assertReadOnly, cancelledError, checkDeadline, ConnectorError, stripTrailingSemicolons, toJsonValue, type BatchHandler, type Column, type Connector, type RawBatchHandler, type QueryOptions, type RowSet, type StreamOptions } from './types';
+import { assertReadOnly, assertStaysInTransaction, cancelledError, checkDeadline, ConnectorError, stripTrailingSemicolons, toJsonValue, type BatchHandler, type Column, type Connector, type RawBatchHandler, type QueryOptions, type RowSet, type StreamOptions } from './types';
 
 /** Connections per data source on a member for refreshes; live queries get as many as the member runs at once. */
 const REFRESH_POOL_SIZE = 8;
@@ -20,15 +20,17 @@ export interface PostgresSettings {
 
 function classify(e: unknown, where: string): ConnectorError {
   if (e instanceof ConnectorError) return e;
-  const err = e as { code?: string; message?: string };
+  const err = e as { code?: string; message?: string; detail?: string; hint?: string; position?: string };
   const code = err.code ?? '';
-  if (code === '57014') return new ConnectorError('timeout', `the query was cancelled after the statement timeout`);
-  if (code === '25006') return new ConnectorError('read_only', `the gateway runs read-only queries: ${err.message}`);
+  // What the source said, for the front door to pass on as it is.
+  const fields = /^[0-9A-Z]{5}$/.test(code) ? { sqlstate: code, detail: err.detail, hint: err.hint, position: err.position } : {};
+  if (code === '57014') return new ConnectorError('timeout', `the query was cancelled after the statement timeout`, fields);
+  if (code === '25006') return new ConnectorError('read_only', `the gateway runs read-only queries: ${err.message}`, fields);
   if (code === '28P01' || code === '28000') return new ConnectorError('credentials', `authentication failed: ${err.message}`);
   if (['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ECONNRESET', '3D000'].includes(code) || /timeout exceeded when trying to connect|Connection terminated/i.test(err.message ?? '')) {
     return new ConnectorError('unreachable', `cannot connect to ${where}: ${err.message || code}`);
   }
-  return new ConnectorError('query_failed', err.message ?? String(e));
+  return new ConnectorError('query_failed', err.message ?? String(e), fields);
 }
 
 /**
@@ -94,8 +96,12 @@ export class PostgresConnector implements Connector {
     }
   }
 
-  async query(sql: string, { maxRows, timeoutMs, signal, sink }: QueryOptions): Promise<RowSet> {
-    assertReadOnly(sql);
+  async query(sql: string, { maxRows, timeoutMs, signal, sink, pg }: QueryOptions): Promise<RowSet> {
+    // The front door passes on what the source says about a write (25006) or a typo (42601), so only what could
+    // leave the READ ONLY transaction is refused before it.
+    if (pg) assertStaysInTransaction(sql);
+    else assertReadOnly(sql);
+    if (pg?.describe) return this.describe(stripTrailingSemicolons(sql), pg.paramTypes ?? []);
     const c = await this.client();
     const pid = (c as unknown as { processID: number }).processID;
     const cancel = () => void this.pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
@@ -105,10 +111,12 @@ export class PostgresConnector implements Connector {
     signal?.addEventListener('abort', cancel);
     let broken = false;
     try {
-      const pipeline = new ReadOnlyPipeline(stripTrailingSemicolons(sql), maxRows + 1, timeoutMs, sink, DEFAULT_QUERY_TIMEOUT_MS);
+      const wire = pg ? { params: pg.params ?? [], types: pg.paramTypes ?? [], settings: pg.settings ?? {} } : undefined;
+      const pipeline = new ReadOnlyPipeline(stripTrailingSemicolons(sql), maxRows + 1, timeoutMs, sink, DEFAULT_QUERY_TIMEOUT_MS, wire);
       void c.query(pipeline);
       const res = await pipeline.done;
       if (sink) return { columns: [], rows: [], truncated: res.suspended };
+      if (wire) return { columns: wireColumnsOf(res.fields), rows: res.rows.slice(0, maxRows), truncated: res.rows.length > maxRows };
       return {
         columns: res.fields.map((f) => ({ name: f.name, type: pgTypeName(f.dataTypeID) })),
         rows: res.rows.slice(0, maxRows).map((r) => r.map(toJsonValue)),
@@ -122,6 +130,23 @@ export class PostgresConnector implements Connector {
     } finally {
       clearTimeout(backstop);
       signal?.removeEventListener('abort', cancel);
+      c.release(broken);
+    }
+  }
+
+  /** The parameter types and columns of a statement, without running it. */
+  private async describe(sql: string, types: number[]): Promise<RowSet> {
+    const c = await this.client();
+    let broken = false;
+    try {
+      const d = new DescribePipeline(sql, types);
+      void c.query(d);
+      const { paramTypes, fields } = await d.done;
+      return { columns: wireColumnsOf(fields), rows: [], truncated: false, paramTypes };
+    } catch (e) {
+      broken = !(e as { code?: string }).code;
+      throw classify(e, this.where);
+    } finally {
       c.release(broken);
     }
   }

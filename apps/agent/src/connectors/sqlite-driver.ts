@@ -6,7 +6,8 @@ export interface SqliteStatement {
   /** True when the statement returns rows (a read). */
   readonly reader: boolean;
   columns(): { name: string; type?: string }[];
-  iterate(): IterableIterator<unknown[]>;
+  /** With anonymous (`?`) parameters bound in order. */
+  iterate(params?: unknown[]): IterableIterator<unknown[]>;
 }
 
 export interface SqliteDatabase {
@@ -27,7 +28,7 @@ function betterSqlite3(Database: typeof BetterSqlite3): OpenSqlite {
         return {
           reader,
           columns: () => stmt.columns().map((c) => ({ name: c.name, type: c.type ?? undefined })),
-          iterate: () => stmt.iterate() as IterableIterator<unknown[]>,
+          iterate: (params = []) => stmt.iterate(...params) as IterableIterator<unknown[]>,
         };
       },
       close: () => db.close(),
@@ -37,7 +38,7 @@ function betterSqlite3(Database: typeof BetterSqlite3): OpenSqlite {
 
 type NodeStatement = {
   columns(): { name: string; type: string | null }[];
-  iterate(): IterableIterator<unknown>;
+  iterate(...params: unknown[]): IterableIterator<unknown>;
   setReturnArrays?(on: boolean): void;
 };
 type NodeSqlite = { DatabaseSync: new (path: string, options: { readOnly: boolean }) => { prepare(sql: string): NodeStatement; close(): void } };
@@ -55,7 +56,7 @@ function nodeSqlite({ DatabaseSync }: NodeSqlite): OpenSqlite {
           reader: columns.length > 0,
           columns: () => columns,
           // Without setReturnArrays (older Node 22), rows come as objects: their values in column order.
-          iterate: () => (arrays ? (stmt.iterate() as IterableIterator<unknown[]>) : mapIterator(stmt.iterate(), (r) => Object.values(r as object))),
+          iterate: (params = []) => (arrays ? (stmt.iterate(...params) as IterableIterator<unknown[]>) : mapIterator(stmt.iterate(...params), (r) => Object.values(r as object))),
         };
       },
       close: () => db.close(),

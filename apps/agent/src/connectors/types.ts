@@ -1,4 +1,4 @@
-import type { QueryErrorCode } from '@gateway/domain';
+import type { PgWork, QueryErrorCode } from '@gateway/domain';
 
 /** Takes a live result's rows as they come (engines that can stream); a promise returned holds the engine back. */
 export interface RowSink {
@@ -13,17 +13,28 @@ export interface QueryOptions {
   signal?: AbortSignal;
   /** Where an engine that streams puts the rows (the result it returns then has none). */
   sink?: RowSink;
+  /**
+   * A query of the PostgreSQL front door: parameters, session settings, describe only; the answer in wire form
+   * (columns with PostgreSQL type ids, rows of PostgreSQL text values, see wire.ts).
+   */
+  pg?: PgWork;
 }
 
 export interface Column {
   name: string;
   type?: string;
+  /** In wire form: the PostgreSQL type id, modifier and length. */
+  oid?: number;
+  mod?: number;
+  size?: number;
 }
 
 export interface RowSet {
   columns: Column[];
   rows: unknown[][];
   truncated: boolean;
+  /** A described statement's parameter types (PgWork.describe). */
+  paramTypes?: number[];
 }
 
 /**
@@ -67,11 +78,20 @@ export function checkDeadline(deadline: number) {
   if (Date.now() > deadline) throw new ConnectorError('timeout', 'the refresh ran longer than its timeout');
 }
 
+/** What a PostgreSQL source said about an error, passed on by the front door. */
+export interface SourceErrorFields {
+  sqlstate?: string;
+  detail?: string;
+  hint?: string;
+  position?: string;
+}
+
 /** A failure the caller should see, with a code the API maps to an HTTP status. */
 export class ConnectorError extends Error {
   constructor(
     readonly code: QueryErrorCode,
     message: string,
+    readonly fields: SourceErrorFields = {},
   ) {
     super(message);
     this.name = 'ConnectorError';
@@ -95,6 +115,20 @@ export function assertReadOnly(sql: string) {
   if (WRITE_KEYWORDS.test(s) || !READ_KEYWORDS.test(s)) {
     const word = /^\s*(\w+)/.exec(s)?.[1]?.toUpperCase() ?? 'this statement';
     throw new ConnectorError('read_only', `the gateway runs read-only queries: ${word} is refused (use SELECT, WITH, VALUES, SHOW, DESCRIBE or EXPLAIN)`);
+  }
+}
+
+const ESCAPES_TRANSACTION = /^\s*(commit|end|rollback|abort|begin|start|set|reset|savepoint|release|prepare|discard|checkpoint|vacuum|copy|call|do|lock|listen|notify|unlisten|load)\b/i;
+
+/**
+ * For PostgreSQL, which refuses every write inside the READ ONLY transaction a query runs in (with SQLSTATE 25006 and
+ * its own message): only the statements that could end that transaction, or act outside it, are refused here.
+ */
+export function assertStaysInTransaction(sql: string) {
+  const s = firstStatement(sql);
+  if (ESCAPES_TRANSACTION.test(s)) {
+    const word = /^\s*(\w+)/.exec(s)![1].toUpperCase();
+    throw new ConnectorError('read_only', `the gateway runs read-only queries: ${word} is refused`, { sqlstate: '25006' });
   }
 }
 

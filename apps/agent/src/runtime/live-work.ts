@@ -84,12 +84,20 @@ export class ResultWriter implements RowSink {
     this.channel.send({ t: 'end', id: this.id, truncated, executeMs: this.executeMs });
   }
 
+  /** A described statement's parameter types (sent before its `result`). */
+  params(types: number[]) {
+    this.channel.send({ t: 'params', id: this.id, types });
+  }
+
   fail(e: unknown) {
     const err = e instanceof ConnectorError ? e : new ConnectorError('query_failed', (e as Error).message);
-    this.channel.send({ t: 'error', id: this.id, code: err.code, message: err.message, executeMs: this.executeMs });
+    const { sqlstate, detail, hint, position } = err.fields;
+    this.channel.send({ t: 'error', id: this.id, code: err.code, message: err.message, executeMs: this.executeMs, ...defined({ sqlstate, detail, hint, position }) });
     return err;
   }
 }
+
+const defined = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 const tooLarge = (maxBytes: number) => new ConnectorError('too_large', `the result is over the live result limit of ${maxBytes} bytes`);
 
@@ -118,7 +126,8 @@ export class LiveWorkRunner {
         await answer.finish(false);
       },
       query: async (w, answer, signal) => {
-        const result = await this.connectors.get(w.dataSource).query(w.sql, { maxRows: w.maxRows, timeoutMs: w.timeoutMs, signal, sink: answer });
+        const result = await this.connectors.get(w.dataSource).query(w.sql, { maxRows: w.maxRows, timeoutMs: w.timeoutMs, signal, sink: answer, pg: w.pg });
+        if (result.paramTypes) answer.params(result.paramTypes);
         // Engines that stream gave the sink everything already; the others hand the whole (maxRows-bounded) result
         // over, framed the same way.
         if (result.columns.length) answer.columns(result.columns);

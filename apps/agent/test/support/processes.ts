@@ -13,6 +13,8 @@ export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export interface ApiProcess {
   url: string;
+  /** The PostgreSQL front door's port, when started with PG_PORT (tests leave it off unless they ask). */
+  pgPort?: number;
   databaseUrl: string;
   redisPrefix: string;
   child: ChildProcess;
@@ -32,7 +34,7 @@ export async function startApiProcess(env: Record<string, string> = {}, share?: 
   const databaseUrl = `${SERVER}/${dbName}`;
   const redisPrefix = share?.redisPrefix ?? `gwtest-${id}`;
   const child = spawn(process.execPath, [path.join(ROOT, 'tools/run-api.js')], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL, REDIS_PREFIX: redisPrefix, API_PORT: '0', API_READY_FD: 'stdout', LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL, REDIS_PREFIX: redisPrefix, API_PORT: '0', PG_PORT: '0', API_READY_FD: 'stdout', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -59,8 +61,10 @@ export async function startApiProcess(env: Record<string, string> = {}, share?: 
     // An API that dies under a test is a finding: show why, where the test's own failure would not.
     if (!stopping) console.error(`the API process exited unexpectedly (${signal ?? code}); its last output:\n${out.slice(-6000)}`);
   });
+  const pgPort = /PG_READY (\d+)/.exec(out)?.[1];
   return {
     url: `${env.TLS_CERT_FILE ? 'https' : 'http'}://127.0.0.1:${port}`,
+    pgPort: pgPort ? Number(pgPort) : undefined,
     databaseUrl,
     redisPrefix,
     child,

@@ -3,7 +3,7 @@ import type { CreateTokenRequest, Credentials, Invitation, TokenResponse, TokenV
 import { CONFIG, type Config } from '../config/config';
 import { PrismaService } from '../database/prisma.service';
 import { conflict, forbidden, notFound, unauthorized } from '../http/errors';
-import { hashPassword, verifyPassword } from './passwords';
+import { hashPassword, scramVerifier, verifyPassword } from './passwords';
 import { hashToken, newToken, PAT_PREFIX, USER_TOKEN_PREFIX } from './tokens';
 import { TtlCache } from '../common/ttl-cache';
 import { RateLimitService } from './rate-limit.service';
@@ -55,7 +55,7 @@ export class AuthService {
       if (await tx.user.findUnique({ where: { email: input.email } })) {
         throw conflict('an account with this email exists: sign in instead', 'email');
       }
-      return tx.user.create({ data: { email: input.email, passwordHash } });
+      return tx.user.create({ data: { email: input.email, passwordHash, scramVerifier: scramVerifier(input.password) } });
     });
     this.logger.log(`user ${user.id} signed up`);
     return this.issue(user);
@@ -70,7 +70,42 @@ export class AuthService {
       throw unauthorized('wrong email or password');
     }
     await this.limits.succeeded(input.email);
+    await this.keepScramVerifier(user, input.password);
     return this.issue(user);
+  }
+
+  /** Accounts whose password was set before the front door existed get their SCRAM verifier when it is next used. */
+  private async keepScramVerifier(user: { id: string; scramVerifier: string | null }, password: string) {
+    if (!user.scramVerifier) await this.prisma.user.update({ where: { id: user.id }, data: { scramVerifier: scramVerifier(password) } });
+  }
+
+  /**
+   * A sign-in of the PostgreSQL front door, with the account's password or one of its tokens (a personal access
+   * token, or a sign-in token): counted in the same limits as REST sign-ins. Null when it fails.
+   */
+  async signInWithSecret(email: string, secret: string, address: string): Promise<AuthUser | null> {
+    await this.limits.assertAllowed(email, address);
+    let user: AuthUser | null = null;
+    if (secret.startsWith(PAT_PREFIX) || secret.startsWith(USER_TOKEN_PREFIX)) {
+      const owner = await this.verify(secret);
+      user = owner && owner.email === email ? owner : null;
+    } else {
+      const row = await this.prisma.user.findUnique({ where: { email } });
+      const ok = await verifyPassword(row?.passwordHash ?? (await DUMMY_HASH), secret);
+      if (row && row.passwordHash && ok) {
+        await this.keepScramVerifier(row, secret);
+        user = { id: row.id, email: row.email };
+      }
+    }
+    if (!user) await this.limits.failed(email, address);
+    else await this.limits.succeeded(email);
+    return user;
+  }
+
+  /** The account's SCRAM verifier (null for an unknown account or one that has none yet). */
+  async scramVerifierOf(email: string): Promise<{ user: AuthUser; verifier: string } | null> {
+    const row = await this.prisma.user.findUnique({ where: { email } });
+    return row?.scramVerifier ? { user: { id: row.id, email: row.email }, verifier: row.scramVerifier } : null;
   }
 
   async logout(token: string) {
@@ -116,7 +151,7 @@ export class AuthService {
   async acceptInvite(inviteToken: string, password: string): Promise<TokenResponse> {
     const user = await this.prisma.user.findUnique({ where: { inviteTokenHash: hashToken(inviteToken) } });
     if (!user || !user.inviteExpiresAt || user.inviteExpiresAt <= new Date()) throw unauthorized('this invitation is unknown, used or expired: ask for a new one');
-    const updated = await this.prisma.user.update({ where: { id: user.id }, data: { passwordHash: await hashPassword(password), inviteTokenHash: null, inviteExpiresAt: null } });
+    const updated = await this.prisma.user.update({ where: { id: user.id }, data: { passwordHash: await hashPassword(password), scramVerifier: scramVerifier(password), inviteTokenHash: null, inviteExpiresAt: null } });
     return this.issue(updated);
   }
 

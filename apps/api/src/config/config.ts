@@ -22,6 +22,8 @@ export const ConfigSchema = z.object({
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be 1-64 letters, digits, _ . or -' }).default('gw'),
   API_PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).default(3000),
   API_HOST: z.string().min(1).default('127.0.0.1'),
+  /** The PostgreSQL front door's port, at API_HOST (0 turns it off). */
+  PG_PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).default(5433),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Lifetime of a sign-in token, in hours. */
   SESSION_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 365).default(24 * 7),

@@ -14,7 +14,7 @@ import { PrismaService } from '../database/prisma.service';
 import { Prisma } from '../generated/prisma/client';
 import { isUniqueViolation } from '../database/errors';
 import { badRequest, conflict, forbidden, notFound } from '../http/errors';
-import { AccessService } from '../access/access.service';
+import { AccessService, isUuid } from '../access/access.service';
 import { AuditService } from '../audit/audit.service';
 import { ClusterStateService } from '../cluster-state/cluster-state.service';
 import { firstIssue } from '../http/zod-issue';
@@ -83,6 +83,17 @@ export class DataSourcesService {
       orderBy: { name: 'asc' },
     });
     return rows.map(toDataSourceView);
+  }
+
+  /**
+   * A data source named `<cluster>/<data source>` (names or ids; the PostgreSQL front door's database name) that
+   * the user may use: its id, else the error `find` gives.
+   */
+  async resolve(user: AuthUser, clusterRef: string, ref: string) {
+    const cluster = await this.access.cluster(user, clusterRef, 'user', 'database');
+    const row = await this.prisma.dataSource.findFirst({ where: { clusterId: cluster.id, ...(isUuid(ref) ? { OR: [{ id: ref }, { name: ref }] } : { name: ref }) }, select: { id: true } });
+    if (!row) throw notFound(`cluster "${cluster.name}" has no data source "${ref}"`, 'database');
+    return this.find(user, row.id);
   }
 
   /**

@@ -2,7 +2,9 @@ import type { WebSocket } from 'ws';
 import { isFullDataSource, type LiveWork, type MemberMessage, type MemberMessageOf, type ServerMessage, type SourceHealth } from '@gateway/domain';
 
 /** The frames of one live request's answer, and how the request can end without one. */
-export type LiveFrame = MemberMessageOf<'result' | 'columns' | 'rows' | 'end' | 'error'>;
+export type LiveFrame = MemberMessageOf<'result' | 'columns' | 'rows' | 'end' | 'error' | 'params'>;
+/** Frames that carry part of an answer; any other ends it. */
+export const isPartialFrame = (m: LiveFrame) => m.t === 'columns' || m.t === 'rows' || m.t === 'params';
 export interface LiveSink {
   /** A frame of the answer; `bytes` is its size on the wire. */
   frame(m: LiveFrame, bytes: number): void;
@@ -107,10 +109,11 @@ export class MemberConnection {
       case 'columns':
       case 'rows':
       case 'end':
+      case 'params':
       case 'error': {
         const sink = this.live.get(m.id);
         if (!sink) return this.cancelled.has(m.id) ? null : `a ${m.t} frame for live work ${m.id}, which is not this member's`;
-        if (m.t !== 'columns' && m.t !== 'rows') {
+        if (!isPartialFrame(m)) {
           this.live.delete(m.id);
           this.cancelled.add(m.id);
         }

@@ -5,7 +5,7 @@ import { instanceKeys, LiveWork, MemberMessage } from '@gateway/domain';
 import { CONFIG, type Config } from '../config/config';
 import { RedisService } from '../redis/redis.service';
 import { MemberHub } from './member-hub.service';
-import type { LiveFrame, LiveSink } from './member-connection';
+import { isPartialFrame, type LiveFrame, type LiveSink } from './member-connection';
 import { safeJson } from '../common/safe-json';
 
 /** What one instance asks of the instance holding a member (its inbox). */
@@ -118,7 +118,7 @@ export class MemberRelay implements OnModuleInit, OnModuleDestroy {
     }
     const frame = r.frame as LiveFrame | undefined;
     if (!frame) return;
-    if (frame.t !== 'columns' && frame.t !== 'rows') this.pending.delete(r.id);
+    if (!isPartialFrame(frame)) this.pending.delete(r.id);
     sink.frame(frame, r.bytes ?? 0);
   }
 

@@ -3,8 +3,10 @@ import { randomUUID } from 'node:crypto';
 import {
   DEFAULT_MAX_ROWS,
   DEFAULT_QUERY_TIMEOUT_MS,
+  PG_WORK_PROTOCOL,
   type LiveErrorCode,
   type LiveWork,
+  type PgWork,
   type Presence,
   type QueryRequest,
   type QueryResult,
@@ -29,10 +31,12 @@ const CONNECTION_TEST_TIMEOUT_MS = 10_000;
 
 export type Cluster = { id: string; name: string; routingMode: string; cpuThreshold: number; memoryThreshold: number; members: MemberRow[] };
 
-type Answer = { columns: { name: string; type?: string }[]; rows: unknown[][]; truncated: boolean; executeMs: number };
+export type AnswerColumn = { name: string; type?: string; oid?: number; mod?: number; size?: number };
+type Answer = { columns: AnswerColumn[]; rows: unknown[][]; truncated: boolean; executeMs: number; paramTypes?: number[] };
+type SourceFields = { sqlstate?: string; detail?: string; hint?: string; position?: string };
 type Outcome =
   | { kind: 'done'; answer: Answer; memberId: string }
-  | { kind: 'error'; code: LiveErrorCode; message: string; memberId: string }
+  | { kind: 'error'; code: LiveErrorCode; message: string; memberId: string; fields: SourceFields }
   | { kind: 'member-died'; memberId: string; reason: string; moved?: boolean };
 
 const ERROR_STATUS: Record<LiveErrorCode, number> = {
@@ -44,6 +48,36 @@ const ERROR_STATUS: Record<LiveErrorCode, number> = {
   credentials: 502,
   too_large: 413,
 };
+
+/** A live query that failed where it ran: its code, and what a PostgreSQL source said (SQLSTATE and details). */
+export class LiveQueryError extends ApiError {
+  constructor(
+    status: number,
+    message: string,
+    field: string | undefined,
+    readonly code: LiveErrorCode,
+    readonly fields: SourceFields,
+  ) {
+    super(status, message, field);
+  }
+}
+
+/** The caller stopped the query (the front door's CancelRequest). */
+export class QueryCancelled extends Error {
+  constructor() {
+    super('canceling statement due to user request');
+  }
+}
+
+/** A front door query's answer: columns with their PostgreSQL types, rows of text values. */
+export interface WireAnswer {
+  columns: AnswerColumn[];
+  rows: (string | null)[][];
+  truncated: boolean;
+  paramTypes?: number[];
+  servedBy: { memberId: string; memberName: string; reason: string };
+  timings: { totalMs: number; queueMs: number; executeMs: number; attempts: number };
+}
 
 const mib = (bytes: number) => `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB`;
 
@@ -76,6 +110,24 @@ export class QueryService {
       columns: answer.columns,
       rows: answer.rows,
       truncated: answer.truncated,
+      servedBy: this.servedBy(ds.cluster, decision, memberId),
+      timings: { totalMs, queueMs: queueMs(totalMs, answer.executeMs), executeMs: answer.executeMs, attempts },
+    };
+  }
+
+  /**
+   * A statement of the PostgreSQL front door: run (or only described) in wire form on the member routing picks,
+   * among those whose connection speaks PG_WORK_PROTOCOL. `signal` stops it (QueryCancelled).
+   */
+  async wire(user: AuthUser, dataSourceId: string, sql: string, pg: PgWork, options: { timeoutMs: number; maxRows: number; signal?: AbortSignal }): Promise<WireAnswer> {
+    const ds = await this.dataSources.find(user, dataSourceId);
+    const work: LiveWork = { kind: 'query', dataSource: toJobDataSource(ds), sql, maxRows: options.maxRows, timeoutMs: options.timeoutMs, maxBytes: this.config.LIVE_MAX_BYTES, pg };
+    const { answer, decision, memberId, attempts, totalMs } = await this.dispatch(ds.cluster, work, options.timeoutMs, { id: ds.id, name: ds.name }, options.signal);
+    return {
+      columns: answer.columns,
+      rows: answer.rows as (string | null)[][],
+      truncated: answer.truncated,
+      paramTypes: answer.paramTypes,
       servedBy: this.servedBy(ds.cluster, decision, memberId),
       timings: { totalMs, queueMs: queueMs(totalMs, answer.executeMs), executeMs: answer.executeMs, attempts },
     };
@@ -118,7 +170,7 @@ export class QueryService {
     return best[Math.floor(Math.random() * best.length)];
   }
 
-  private async dispatch(cluster: Cluster, work: LiveWork, timeoutMs: number, source?: RoutedSource) {
+  private async dispatch(cluster: Cluster, work: LiveWork, timeoutMs: number, source?: RoutedSource, signal?: AbortSignal) {
     const requestId = randomUUID();
     const started = performance.now();
     const excluded = new Set<string>();
@@ -128,11 +180,17 @@ export class QueryService {
       const candidates = cluster.members.filter((m) => !excluded.has(m.id));
       const { presence } = await this.state.presenceView(cluster.id, candidates.map((m) => m.id));
       if (source) for (const [id, error] of cut) markUnreachable(presence, id, source.id, error);
+      // Members whose connection speaks an older protocol cannot take front door work: routed as if offline.
+      const tooOld = work.kind === 'query' && work.pg ? [...presence.values()].filter((p) => (p.protocol ?? 1) < PG_WORK_PROTOCOL) : [];
+      for (const p of tooOld) presence.delete(p.memberId);
       const decision = this.state.routeOn(cluster, candidates, presence, source);
-      if (!decision.canServe) throw new ApiError(503, `no member of cluster "${cluster.name}" can serve this now: ${decision.reason}`);
+      if (!decision.canServe) {
+        const old = tooOld.length ? ` (${tooOld.map((p) => cluster.members.find((m) => m.id === p.memberId)?.name ?? p.memberId).join(', ')} run an agent too old for the PostgreSQL front door: protocol ${PG_WORK_PROTOCOL} is needed)` : '';
+        throw new ApiError(503, `no member of cluster "${cluster.name}" can serve this now: ${decision.reason}${old}`);
+      }
       const server = this.pick(decision.servers, presence);
       const holder = presence.get(server.memberId)?.instanceId ?? this.hub.instanceId;
-      const outcome = await this.once(cluster, server.memberId, holder, `${requestId}-${attempt}`, work, timeoutMs);
+      const outcome = await this.once(cluster, server.memberId, holder, `${requestId}-${attempt}`, work, timeoutMs, signal);
       if (outcome.kind === 'member-died') {
         // A member that reconnected to another instance is still a server: the retry goes to it there.
         if (!outcome.moved) excluded.add(outcome.memberId);
@@ -152,7 +210,7 @@ export class QueryService {
       if (outcome.kind === 'error') {
         const field = outcome.code === 'query_failed' || outcome.code === 'read_only' ? 'sql' : outcome.code === 'too_large' ? 'maxRows' : undefined;
         const prefix = source && (outcome.code === 'unreachable' || outcome.code === 'credentials') ? `data source "${source.name}": ` : '';
-        throw new ApiError(ERROR_STATUS[outcome.code], prefix + outcome.message, field);
+        throw new LiveQueryError(ERROR_STATUS[outcome.code], prefix + outcome.message, field, outcome.code, outcome.fields);
       }
       return { answer: outcome.answer, decision, memberId: outcome.memberId, attempts: attempt, totalMs: Math.round((performance.now() - started) * 100) / 100 };
     }
@@ -165,16 +223,19 @@ export class QueryService {
   }
 
   /** Sends the work to one member and waits for its answer, its loss, or the deadline. */
-  private once(cluster: Cluster, memberId: string, holder: string, id: string, work: LiveWork, timeoutMs: number): Promise<Outcome> {
+  private once(cluster: Cluster, memberId: string, holder: string, id: string, work: LiveWork, timeoutMs: number, signal?: AbortSignal): Promise<Outcome> {
     const local = holder === this.hub.instanceId;
     this.inflight.set(memberId, (this.inflight.get(memberId) ?? 0) + 1);
     return new Promise<Outcome>((resolve, reject) => {
       let settled = false;
       let columns: Answer['columns'] = [];
       let rows: unknown[][] = [];
+      let paramTypes: number[] | undefined;
       let bytes = 0;
+      const onAbort = () => fail(new QueryCancelled());
       const finish = () => {
         settled = true;
+        signal?.removeEventListener('abort', onAbort);
         clearTimeout(deadline);
         if (watch) clearInterval(watch);
         const n = (this.inflight.get(memberId) ?? 1) - 1;
@@ -183,7 +244,7 @@ export class QueryService {
         if (!local) this.relay.done(id);
       };
       const cancel = () => (local ? this.hub.cancelLive(memberId, id) : this.relay.cancel(holder, memberId, id));
-      const fail = (error: ApiError) => {
+      const fail = (error: Error) => {
         if (settled) return;
         finish();
         cancel();
@@ -195,16 +256,19 @@ export class QueryService {
           if (settled) return;
           if (m.t === 'columns') {
             columns = m.columns;
+          } else if (m.t === 'params') {
+            paramTypes = m.types;
           } else if (m.t === 'rows') {
             bytes += size;
             if (bytes > this.config.LIVE_MAX_BYTES) return fail(new ApiError(413, this.tooLarge(bytes), 'maxRows'));
             for (const r of m.rows) rows.push(r);
           } else if (m.t === 'error') {
             finish();
-            resolve({ kind: 'error', code: m.code, message: m.code === 'too_large' ? this.tooLarge(Math.max(bytes, this.config.LIVE_MAX_BYTES)) : m.message, memberId });
+            const fields = { sqlstate: m.sqlstate, detail: m.detail, hint: m.hint, position: m.position };
+            resolve({ kind: 'error', code: m.code, message: m.code === 'too_large' ? this.tooLarge(Math.max(bytes, this.config.LIVE_MAX_BYTES)) : m.message, memberId, fields });
           } else {
             finish();
-            const answer = m.t === 'result' ? { columns: m.columns, rows: m.rows, truncated: m.truncated, executeMs: m.executeMs } : { columns, rows, truncated: m.truncated, executeMs: m.executeMs };
+            const answer = m.t === 'result' ? { columns: m.columns, rows: m.rows, truncated: m.truncated, executeMs: m.executeMs, paramTypes } : { columns, rows, truncated: m.truncated, executeMs: m.executeMs, paramTypes };
             resolve({ kind: 'done', answer, memberId });
           }
         },
@@ -216,6 +280,8 @@ export class QueryService {
       };
       const deadline = setTimeout(() => fail(new ApiError(504, `cluster "${cluster.name}" did not answer within ${timeoutMs + GRACE_MS} ms`)), timeoutMs + GRACE_MS);
       let watch: NodeJS.Timeout | null = null;
+      if (signal?.aborted) return fail(new QueryCancelled());
+      signal?.addEventListener('abort', onAbort);
       if (local) {
         if (!this.hub.startLive(memberId, id, work, sink)) sink.lost('its connection closed a moment ago');
         return;
