@@ -5,7 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import { BackendError, verifyScramSha256Password, type PostgresConnection, type PostgresConnectionOptions } from 'pg-gateway';
 import { fromNodeSocket } from 'pg-gateway/node';
-import { MAX_QUERY_TIMEOUT_MS } from '@gateway/domain';
+import { DEFAULT_QUERY_TIMEOUT_MS, MAX_QUERY_TIMEOUT_MS } from '@gateway/domain';
 import { CONFIG, type Config } from '../config/config';
 import { AuthService, type AuthUser } from '../auth/auth.service';
 import { RateLimitService } from '../auth/rate-limit.service';
@@ -210,6 +210,7 @@ export class PgDoorService implements OnModuleDestroy {
             user: user!.email,
             startup: params,
             serverVersion: await this.serverVersion(user!, ds),
+            defaultTimeoutMs: DEFAULT_QUERY_TIMEOUT_MS,
             maxTimeoutMs: MAX_QUERY_TIMEOUT_MS,
             onStatement: ({ answer, error, ms }) =>
               this.logger.log({ via: 'pg', dataSourceId: ds.id, clusterId: ds.clusterId, userId: user!.id, memberId: answer?.servedBy.memberId, reason: answer?.servedBy.reason, attempts: answer?.timings.attempts, executeMs: answer?.timings.executeMs, ms: Math.round(ms * 100) / 100, rows: answer?.rows.length, sqlstate: error?.code }, 'statement'),

@@ -16,7 +16,8 @@ export interface SessionOptions {
   /** The startup message's parameters (application_name, options the client sets at connect). */
   startup: Record<string, string>;
   serverVersion: string;
-  /** The longest a statement may run (statement_timeout is honoured below it). */
+  /** How long a statement may run unless the client sets statement_timeout (as REST's default), and at most. */
+  defaultTimeoutMs: number;
   maxTimeoutMs: number;
   /** Called after every statement that went to the cluster (the record of it). */
   onStatement?: (s: { answer?: WireAnswer; error?: PgError; ms: number }) => void;
@@ -99,7 +100,7 @@ export class PgSession {
     private readonly executor: Executor,
     private readonly options: SessionOptions,
   ) {
-    this.timeoutMs = options.maxTimeoutMs;
+    this.timeoutMs = options.defaultTimeoutMs;
     const defaults: Record<string, string> = {
       server_version: options.serverVersion,
       server_encoding: 'UTF8',
@@ -424,7 +425,7 @@ export class PgSession {
     if (name === 'gateway.trace') this.trace = /^(on|true|1|yes)$/i.test(value);
     if (name === 'statement_timeout') {
       const ms = parseDuration(value) ?? 0;
-      this.timeoutMs = ms > 0 ? Math.max(1, Math.min(this.options.maxTimeoutMs, Math.round(ms))) : this.options.maxTimeoutMs;
+      this.timeoutMs = ms > 0 ? Math.max(1, Math.min(this.options.maxTimeoutMs, Math.round(ms))) : this.options.defaultTimeoutMs;
     }
     if (REPORTED[name]) this.out.push(enc.parameterStatus(REPORTED[name], value));
   }

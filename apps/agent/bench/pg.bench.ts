@@ -1,0 +1,137 @@
+/**
+ * `npm run bench -- pg`: the PostgreSQL front door against direct PostgreSQL and PgBouncer (Debian's, transaction
+ * pooling, started here), with pgbench's own select-only script on tables `pgbench -i` made, all in the same run:
+ * - TPS of `pgbench -n -S -M extended -c 8 -j 2 -T <s>` for each (target: the front door >= 0.5 x PgBouncer);
+ * - the average latency of the same with -c 1 (target: <= 1.0 ms through the front door);
+ * - failover: the longest time without a completed transaction after SIGKILL of the serving member (from
+ *   pgbench's per-transaction log; target <= 250 ms), and the clients pgbench reports aborted (target 0).
+ */
+import { execFile, spawn } from 'node:child_process';
+import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from 'pg';
+import { firstAdminToken, freePort, installMember, json, sleep, startAgent, startApiProcess, tempDir, type AgentProcess } from '../test/support/processes';
+
+const exec = promisify(execFile);
+const SERVER = process.env.TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432';
+const ADMIN = 'admin@example.com';
+const PASSWORD = 'correct horse battery staple';
+
+type Run = { tps: number; latencyMs: number; failed: number; aborted: number; out: string };
+
+async function pgbench(conn: string, clients: number, seconds: number, env: Record<string, string> = {}, extra: string[] = []): Promise<Run> {
+  const r = await exec('pgbench', ['-n', '-S', '-M', 'extended', '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(seconds), ...extra, conn], { env: { ...process.env, PGSSLMODE: 'disable', ...env }, maxBuffer: 64 * 1024 * 1024 }).catch(
+    (e: { stdout: string; stderr: string }) => ({ stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
+  );
+  const out = r.stdout + r.stderr;
+  const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? NaN);
+  return {
+    tps: num(/tps = ([\d.]+) \(without initial connection time\)/),
+    latencyMs: num(/latency average = ([\d.]+) ms/),
+    failed: num(/number of failed transactions: (\d+)/),
+    aborted: (out.match(/aborted/gi) ?? []).length,
+    out,
+  };
+}
+
+async function startPgBouncer(database: string) {
+  const dir = tempDir('pgbouncer-');
+  chmodSync(dir, 0o755);
+  const port = await freePort();
+  const ini = path.join(dir, 'pgbouncer.ini');
+  writeFileSync(
+    ini,
+    `[databases]\nbench = host=127.0.0.1 port=5432 dbname=${database} user=postgres\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = ${port}\nunix_socket_dir =\nauth_type = any\npool_mode = transaction\ndefault_pool_size = 8\nmax_client_conn = 100\n`,
+  );
+  chmodSync(ini, 0o644);
+  // PgBouncer refuses to run as root: -u drops to the postgres user.
+  const child = spawn('pgbouncer', [...(process.getuid?.() === 0 ? ['-u', 'postgres'] : []), ini], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  for (let i = 0; i < 100; i++) {
+    const ok = await exec('psql', ['-X', '-At', `host=127.0.0.1 port=${port} dbname=bench user=postgres`, '-c', 'SELECT 1']).then(
+      () => true,
+      () => false,
+    );
+    if (ok) return { port, stop: () => child.kill('SIGTERM') };
+    if (child.exitCode !== null) break;
+    await sleep(100);
+  }
+  throw new Error(`pgbouncer did not start: ${out}`);
+}
+
+/** The longest gap between transaction completions in pgbench's per-transaction logs (`-l`), from `after` (s since the epoch). */
+function longestGap(dir: string, prefix: string, after: number): number {
+  const times: number[] = [];
+  for (const f of readdirSync(dir).filter((f) => f.startsWith(prefix))) {
+    for (const line of readFileSync(path.join(dir, f), 'utf8').split('\n')) {
+      const p = line.trim().split(/\s+/);
+      if (p.length >= 6) times.push(Number(p[4]) * 1000 + Number(p[5]) / 1000);
+    }
+  }
+  times.sort((a, b) => a - b);
+  let gap = 0;
+  for (let i = 1; i < times.length; i++) if (times[i] >= after * 1000) gap = Math.max(gap, times[i] - times[i - 1]);
+  return gap;
+}
+
+export async function main(args: string[]) {
+  const seconds = Number(args.find((a) => a.startsWith('--seconds='))?.slice(10) ?? 10);
+  const database = `gw_pgbench_${Date.now().toString(36)}`;
+  const admin = new Client({ connectionString: `${SERVER}/postgres` });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${database}"`);
+  await exec('pgbench', ['-i', '-s', '1', '-q', `${SERVER}/${database}`]);
+  const api = await startApiProcess({ PG_PORT: String(await freePort()), LOG_LEVEL: 'warn' });
+  const agents: AgentProcess[] = [];
+  const bouncer = await startPgBouncer(database);
+  try {
+    const token = await firstAdminToken(api, ADMIN, PASSWORD);
+    const a = await installMember(api, token, { name: 'Bench', member: 'alpha', recoveryKey: 'bench-recovery' });
+    const b = await installMember(api, token, { join: 'Bench', member: 'bravo', recoveryKey: 'bench-recovery' });
+    agents.push(...(await Promise.all([startAgent(a.config), startAgent(b.config)])));
+    const ds = await json(`${api.url}/api/clusters/Bench/datasources`, 'POST', { name: 'pgbench', type: 'postgres', connection: { host: '127.0.0.1', port: 5432, database }, credentials: { username: 'postgres', password: '' } }, token);
+    if (ds.status !== 201) throw new Error(`data source: ${JSON.stringify(ds.body)}`);
+    const direct = `host=127.0.0.1 port=5432 user=postgres dbname=${database}`;
+    const viaBouncer = `host=127.0.0.1 port=${bouncer.port} user=postgres dbname=bench`;
+    const door = `host=127.0.0.1 port=${api.pgPort} user=${ADMIN} dbname=Bench/pgbench`;
+    const doorEnv = { PGPASSWORD: PASSWORD };
+    // Warm-up: connections, pools, JIT.
+    await pgbench(door, 8, 2, doorEnv);
+    await pgbench(viaBouncer, 8, 2);
+
+    const results: Record<string, { c8: Run; c1: Run }> = {};
+    for (const [name, conn, env] of [
+      ['direct', direct, {}],
+      ['pgbouncer', viaBouncer, {}],
+      ['front door', door, doorEnv],
+    ] as const) {
+      results[name] = { c8: await pgbench(conn, 8, seconds, env), c1: await pgbench(conn, 1, seconds, env) };
+    }
+    console.log(`pgbench -n -S -M extended, ${seconds} s each (same run):`);
+    for (const [name, r] of Object.entries(results)) {
+      console.log(`  ${name.padEnd(11)} -c 8: ${r.c8.tps.toFixed(0).padStart(6)} TPS (failed ${r.c8.failed})   -c 1: ${r.c1.tps.toFixed(0).padStart(6)} TPS, latency average ${r.c1.latencyMs.toFixed(3)} ms`);
+    }
+    const ratio = results['front door'].c8.tps / results.pgbouncer.c8.tps;
+    console.log(`  front door / pgbouncer at -c 8: ${ratio.toFixed(2)} (target >= 0.5); front door / direct: ${(results['front door'].c8.tps / results.direct.c8.tps).toFixed(2)}`);
+    console.log(`  front door -c 1 latency average: ${results['front door'].c1.latencyMs.toFixed(3)} ms (target <= 1.0; direct ${results.direct.c1.latencyMs.toFixed(3)}, pgbouncer ${results.pgbouncer.c1.latencyMs.toFixed(3)})`);
+
+    // Failover: the serving member (the primary) SIGKILLed 40% into the run.
+    const logDir = tempDir('pgbench-log-');
+    const run = pgbench(door, 8, seconds, doorEnv, ['-l', '--log-prefix', path.join(logDir, 'tx')]);
+    await sleep(seconds * 400);
+    const killedAt = Date.now() / 1000;
+    await agents[0].kill('SIGKILL');
+    const r = await run;
+    const gap = longestGap(logDir, 'tx', killedAt - 0.5);
+    console.log(`failover under pgbench -c 8: longest stall after SIGKILL of the serving member ${gap.toFixed(0)} ms (target <= 250), aborted clients ${r.aborted}, failed transactions ${r.failed} (target 0), ${r.tps.toFixed(0)} TPS over the run`);
+  } finally {
+    for (const a of agents) await a.kill('SIGTERM').catch(() => undefined);
+    bouncer.stop();
+    await api.stop();
+    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    await admin.end();
+  }
+}
