@@ -62,6 +62,23 @@ async function startPgBouncer(database: string) {
   throw new Error(`pgbouncer did not start: ${out}`);
 }
 
+/** CPU time (ms) a process has used, from /proc (Linux). */
+function cpuMs(pid: number | undefined): number {
+  if (!pid) return NaN;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU time (ms) the whole machine has used (all cores, not idle), from /proc/stat. */
+function machineCpuMs(): number {
+  const [, ...t] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  return ((t[0] + t[1] + t[2] + t[5] + t[6]) * 1000) / 100;
+}
+
 /** The longest gap between transaction completions in pgbench's per-transaction logs (`-l`), from `after` (s since the epoch). */
 function longestGap(dir: string, prefix: string, after: number): number {
   const times: number[] = [];
@@ -103,12 +120,20 @@ export async function main(args: string[]) {
     await pgbench(viaBouncer, 8, 2);
 
     const results: Record<string, { c8: Run; c1: Run }> = {};
+    let cpu = '';
     for (const [name, conn, env] of [
       ['direct', direct, {}],
       ['pgbouncer', viaBouncer, {}],
       ['front door', door, doorEnv],
     ] as const) {
-      results[name] = { c8: await pgbench(conn, 8, seconds, env), c1: await pgbench(conn, 1, seconds, env) };
+      const before = [cpuMs(api.child.pid), cpuMs(agents[0].child.pid), machineCpuMs()];
+      const c8 = await pgbench(conn, 8, seconds, env);
+      if (name === 'front door') {
+        const tx = (c8.tps * seconds) / 1000;
+        const [apiMs, agentMs, allMs] = [cpuMs(api.child.pid), cpuMs(agents[0].child.pid), machineCpuMs()].map((v, i) => (v - before[i]) / tx);
+        cpu = `  CPU per 1,000 transactions through the front door at -c 8: API ${apiMs.toFixed(0)} ms, serving agent ${agentMs.toFixed(0)} ms, the whole machine ${allMs.toFixed(0)} ms`;
+      }
+      results[name] = { c8, c1: await pgbench(conn, 1, seconds, env) };
     }
     console.log(`pgbench -n -S -M extended, ${seconds} s each (same run):`);
     for (const [name, r] of Object.entries(results)) {
@@ -116,6 +141,7 @@ export async function main(args: string[]) {
     }
     const ratio = results['front door'].c8.tps / results.pgbouncer.c8.tps;
     console.log(`  front door / pgbouncer at -c 8: ${ratio.toFixed(2)} (target >= 0.5); front door / direct: ${(results['front door'].c8.tps / results.direct.c8.tps).toFixed(2)}`);
+    console.log(cpu);
     console.log(`  front door -c 1 latency average: ${results['front door'].c1.latencyMs.toFixed(3)} ms (target <= 1.0; direct ${results.direct.c1.latencyMs.toFixed(3)}, pgbouncer ${results.pgbouncer.c1.latencyMs.toFixed(3)})`);
 
     // Failover: the serving member (the primary) SIGKILLed 40% into the run.
