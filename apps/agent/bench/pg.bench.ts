@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- pg`: the PostgreSQL front door against direct PostgreSQL and PgBouncer (Debian's, transaction
  * pooling, started here), with pgbench's own select-only script on tables `pgbench -i` made, all in the same run:
- * - TPS of `pgbench -n -S -M extended -c 8 -j 2 -T <s>` for each (target: the front door >= 0.5 x PgBouncer);
+ * - TPS of `pgbench -n -S -M extended -c 8 -j 2 -T <s>` for each (target: the front door >= 0.5 x PgBouncer), and for
+ *   the floor of the front door's hops: two processes that only copy bytes, in a row (floor/pg-relay.js);
  * - the average latency of the same with -c 1 (target: <= 1.0 ms through the front door);
  * - failover: the longest time without a completed transaction after SIGKILL of the serving member (from
  *   pgbench's per-transaction log; target <= 250 ms), and the clients pgbench reports aborted (target 0).
@@ -62,6 +63,20 @@ async function startPgBouncer(database: string) {
   throw new Error(`pgbouncer did not start: ${out}`);
 }
 
+/** A floor/pg-relay.js process in front of `target`: resolves with its port and a stop function. */
+function startRelay(target: number): Promise<{ port: number; stop: () => void }> {
+  const child = spawn(process.execPath, [path.join(__dirname, 'floor/pg-relay.js'), String(target)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /RELAY_READY (\d+)/.exec(out);
+      if (m) resolve({ port: Number(m[1]), stop: () => child.kill('SIGTERM') });
+    });
+    child.once('exit', (code) => reject(new Error(`pg-relay exited with ${code}`)));
+  });
+}
+
 /** CPU time (ms) a process has used, from /proc (Linux). */
 function cpuMs(pid: number | undefined): number {
   if (!pid) return NaN;
@@ -101,10 +116,17 @@ export async function main(args: string[]) {
   await admin.connect();
   await admin.query(`CREATE DATABASE "${database}"`);
   await exec('pgbench', ['-i', '-s', '1', '-q', `${SERVER}/${database}`]);
-  const api = await startApiProcess({ PG_PORT: String(await freePort()), LOG_LEVEL: 'warn' });
+  const stops: (() => unknown)[] = [];
   const agents: AgentProcess[] = [];
-  const bouncer = await startPgBouncer(database);
   try {
+    const bouncer = await startPgBouncer(database);
+    stops.push(bouncer.stop);
+    const inner = await startRelay(5432);
+    stops.push(inner.stop);
+    const outer = await startRelay(inner.port);
+    stops.push(outer.stop);
+    const api = await startApiProcess({ PG_PORT: String(await freePort()), LOG_LEVEL: 'warn' });
+    stops.push(() => api.stop());
     const token = await firstAdminToken(api, ADMIN, PASSWORD);
     const a = await installMember(api, token, { name: 'Bench', member: 'alpha', recoveryKey: 'bench-recovery' });
     const b = await installMember(api, token, { join: 'Bench', member: 'bravo', recoveryKey: 'bench-recovery' });
@@ -113,6 +135,7 @@ export async function main(args: string[]) {
     if (ds.status !== 201) throw new Error(`data source: ${JSON.stringify(ds.body)}`);
     const direct = `host=127.0.0.1 port=5432 user=postgres dbname=${database}`;
     const viaBouncer = `host=127.0.0.1 port=${bouncer.port} user=postgres dbname=bench`;
+    const floor = `host=127.0.0.1 port=${outer.port} user=postgres dbname=${database}`;
     const door = `host=127.0.0.1 port=${api.pgPort} user=${ADMIN} dbname=Bench/pgbench`;
     const doorEnv = { PGPASSWORD: PASSWORD };
     // Warm-up: connections, pools, JIT.
@@ -124,6 +147,7 @@ export async function main(args: string[]) {
     for (const [name, conn, env] of [
       ['direct', direct, {}],
       ['pgbouncer', viaBouncer, {}],
+      ['floor', floor, {}],
       ['front door', door, doorEnv],
     ] as const) {
       const before = [cpuMs(api.child.pid), cpuMs(agents[0].child.pid), machineCpuMs()];
@@ -141,6 +165,7 @@ export async function main(args: string[]) {
     }
     const ratio = results['front door'].c8.tps / results.pgbouncer.c8.tps;
     console.log(`  front door / pgbouncer at -c 8: ${ratio.toFixed(2)} (target >= 0.5); front door / direct: ${(results['front door'].c8.tps / results.direct.c8.tps).toFixed(2)}`);
+    console.log(`  floor (two byte-copying processes in a row, the front door's hops without its work) / pgbouncer at -c 8: ${(results.floor.c8.tps / results.pgbouncer.c8.tps).toFixed(2)}; front door / floor: ${(results['front door'].c8.tps / results.floor.c8.tps).toFixed(2)}`);
     console.log(cpu);
     console.log(`  front door -c 1 latency average: ${results['front door'].c1.latencyMs.toFixed(3)} ms (target <= 1.0; direct ${results.direct.c1.latencyMs.toFixed(3)}, pgbouncer ${results.pgbouncer.c1.latencyMs.toFixed(3)})`);
 
@@ -155,8 +180,7 @@ export async function main(args: string[]) {
     console.log(`failover under pgbench -c 8: longest stall after SIGKILL of the serving member ${gap.toFixed(0)} ms (target <= 250), aborted clients ${r.aborted}, failed transactions ${r.failed} (target 0), ${r.tps.toFixed(0)} TPS over the run`);
   } finally {
     for (const a of agents) await a.kill('SIGTERM').catch(() => undefined);
-    bouncer.stop();
-    await api.stop();
+    for (const stop of stops.reverse()) await stop();
     await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
     await admin.end();
   }

@@ -13,3 +13,4 @@ export * from './datasets';
 export * from './pgcopy';
 export * from './protocol';
 export * from './agent-routes';
+export * from './coalesce';

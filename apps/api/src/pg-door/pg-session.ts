@@ -139,11 +139,15 @@ export class PgSession {
     this.running?.abort();
   }
 
-  /** One frontend message; what to send back (buffered until Sync, Flush or the end of a simple Query). */
-  async *handle(message: Uint8Array): AsyncGenerator<Uint8Array, Uint8Array | undefined> {
+  /**
+   * One frontend message; what to send back (buffered until Sync, Flush or the end of a simple Query). Returns null
+   * for a message answered later (pg-gateway then writes nothing and leaves the message alone: an empty write would
+   * still cost a system call), undefined for Terminate (pg-gateway closes the connection).
+   */
+  async *handle(message: Uint8Array): AsyncGenerator<Uint8Array, Uint8Array | null | undefined> {
     const m = decode(message);
     if (m.t === 'X') return undefined;
-    if (this.skipping && m.t !== 'S') return new Uint8Array(0);
+    if (this.skipping && m.t !== 'S') return null;
     try {
       switch (m.t) {
         case 'Q':
@@ -180,7 +184,7 @@ export class PgSession {
       this.fail(e);
       this.skipping = true;
     }
-    return new Uint8Array(0);
+    return null;
   }
 
   private flush(): Buffer {
