@@ -197,6 +197,26 @@ describe('cancel', () => {
     await watch.end();
   });
 
+  test('a CancelRequest that reaches another API instance of the deployment stops the statement too', async () => {
+    const c = client();
+    await c.connect();
+    const running = c.query('SELECT pg_sleep(30)').then(
+      () => null,
+      (e: { code?: string }) => e,
+    );
+    const watch = new Client({ connectionString: `${SERVER}/${sources.name}` });
+    await watch.connect();
+    const sleeping = async () => Number((await watch.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND query = 'SELECT pg_sleep(30)' AND state = 'active'`, [sources.name])).rows[0].n);
+    await eventually(async () => expect(await sleeping()).toBe(1), 10_000);
+    // The cancel goes to the other instance's front door (as a TCP balancer might send it).
+    const canceller = new Client({ host: '127.0.0.1', port: tlsApi.pgPort, user: ADMIN, password: PASSWORD, database: 'Door/pg' });
+    (canceller as unknown as { cancel(client: Client, query: unknown): void }).cancel(c, (c as unknown as { activeQuery: unknown }).activeQuery);
+    expect((await running)?.code).toBe('57014');
+    await eventually(async () => expect(await sleeping()).toBe(0), 1_000, 50);
+    await c.end();
+    await watch.end();
+  });
+
   test("psql's Ctrl-C (SIGINT) cancels the running statement", async () => {
     const child = spawn('psql', ['-X', dsn('Door/pg'), '-c', 'SELECT pg_sleep(30)'], { env: { ...process.env, PGPASSWORD: PASSWORD, PGSSLMODE: 'disable' } });
     let stderr = '';
@@ -227,6 +247,17 @@ describe('who may connect', () => {
     expect(refused.stderr).toMatch(/FATAL: {2}you may not use data source "pg"/);
     const missing = await psql([dsn('Door/nope'), '-c', 'SELECT 1']);
     expect(missing.stderr).toMatch(/FATAL: {2}cluster "Door" has no data source "nope"/);
+  });
+
+  test('failed sign-ins count in the same limit as REST sign-ins', async () => {
+    for (let i = 0; i < 10; i++) {
+      const r = await psql([dsn('Door/pg', 'locked@example.com'), '-c', 'SELECT 1'], {}, `wrong ${i}`);
+      expect(r.stderr).toMatch(/password authentication failed/);
+    }
+    const rest = await json(`${api.url}/api/auth/login`, 'POST', { email: 'locked@example.com', password: 'wrong again 123' });
+    expect(rest.status).toBe(429);
+    const door = await psql([dsn('Door/pg', 'locked@example.com'), '-c', 'SELECT 1'], {}, 'wrong again');
+    expect(door.stderr).toMatch(/FATAL: {2}too many failed sign-ins/);
   });
 
   test('a personal access token signs in as a password', async () => {

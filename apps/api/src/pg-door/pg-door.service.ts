@@ -5,6 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import { BackendError, verifyScramSha256Password, type PostgresConnection, type PostgresConnectionOptions } from 'pg-gateway';
 import { fromNodeSocket } from 'pg-gateway/node';
+import { Redis } from 'ioredis';
 import { DEFAULT_QUERY_TIMEOUT_MS, MAX_QUERY_TIMEOUT_MS } from '@gateway/domain';
 import { CONFIG, type Config } from '../config/config';
 import { AuthService, type AuthUser } from '../auth/auth.service';
@@ -13,6 +14,7 @@ import { parseScramVerifier } from '../auth/passwords';
 import { DataSourcesService } from '../datasources/datasources.service';
 import { ApiError } from '../http/errors';
 import { QueryService } from '../queries/query.service';
+import { RedisService } from '../redis/redis.service';
 import { enc } from './pg-messages';
 import { PgSession, toPgError } from './pg-session';
 
@@ -76,8 +78,11 @@ export class PgDoorService implements OnModuleDestroy {
   private readonly sessions = new Map<number, { secret: number; session: PgSession }>();
   private readonly versions = new Map<string, { value: string; until: number }>();
   private readonly tls: SecureContext | null;
+  /** CancelRequests that reach this instance for a session on another one, and the other way round. */
+  private cancels: Redis | null = null;
 
   constructor(
+    private readonly redis: RedisService,
     private readonly auth: AuthService,
     private readonly limits: RateLimitService,
     private readonly dataSources: DataSourcesService,
@@ -87,8 +92,21 @@ export class PgDoorService implements OnModuleDestroy {
     this.tls = config.TLS_CERT_FILE && config.TLS_KEY_FILE ? createSecureContext({ cert: readFileSync(config.TLS_CERT_FILE), key: readFileSync(config.TLS_KEY_FILE) }) : null;
   }
 
+  private get cancelChannel() {
+    return this.redis.key('pg-cancel');
+  }
+
   /** Starts listening; resolves with the port. */
   listen(port: number, host: string): Promise<number> {
+    // A client's CancelRequest opens a new connection, which a load balancer may send to another instance: an
+    // unknown key goes to every instance over Redis, and the one holding the session cancels.
+    this.cancels = new Redis(this.config.REDIS_URL, { maxRetriesPerRequest: null, connectionName: `gateway-api-pg-cancel:${this.config.REDIS_PREFIX}:${process.pid}` });
+    this.cancels.on('error', () => undefined);
+    this.cancels.on('message', (_channel, message: string) => {
+      const [pid, secret] = message.split(':').map(Number);
+      this.cancelLocal(pid, secret);
+    });
+    void this.cancels.subscribe(this.cancelChannel).catch(() => undefined);
     return new Promise((resolve, reject) => {
       const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
       server.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE' ? new Error(`PG_PORT ${port} is in use at ${host}: set PG_PORT to a free port, or to 0 to turn the PostgreSQL front door off`) : e));
@@ -101,6 +119,7 @@ export class PgDoorService implements OnModuleDestroy {
   }
 
   async onModuleDestroy() {
+    this.cancels?.disconnect();
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
@@ -146,8 +165,15 @@ export class PgDoorService implements OnModuleDestroy {
   }
 
   private cancel(pid: number, secret: number) {
+    if (this.cancelLocal(pid, secret)) return;
+    void this.redis.client.publish(this.cancelChannel, `${pid}:${secret}`).catch((e: Error) => this.logger.warn(`a CancelRequest for another instance's session could not be passed on: ${e.message}`));
+  }
+
+  private cancelLocal(pid: number, secret: number): boolean {
     const s = this.sessions.get(pid);
-    if (s && s.secret === secret) s.session.cancel();
+    if (!s) return false;
+    if (s.secret === secret) s.session.cancel();
+    return true;
   }
 
   /** Sign-in and the session, on a socket whose next message is the StartupMessage. */
