@@ -44,6 +44,8 @@ export function buildProgram() {
     .option('--config <file>', 'the agent config written by install (default: ~/.gateway/agent.json)')
     .option('--live-concurrency <n>', 'live queries this member runs at once, 1 to 256 (or GATEWAY_LIVE_CONCURRENCY; default 16)', process.env.GATEWAY_LIVE_CONCURRENCY)
     .option('--live-slow-ms <ms>', 'accepted for compatibility; has no effect since live work arrives on the member\'s connection (or GATEWAY_LIVE_SLOW_MS)', process.env.GATEWAY_LIVE_SLOW_MS)
+    .option('--metrics-port <n>', 'serve Prometheus metrics at http://<metrics-host>:<n>/metrics (or GATEWAY_METRICS_PORT)', process.env.GATEWAY_METRICS_PORT)
+    .option('--metrics-host <address>', 'the address the metrics listen on (default 127.0.0.1)')
     .action(async (opts) => run(opts));
 
   registerAdminCommands(program, out);

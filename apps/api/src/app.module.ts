@@ -38,6 +38,8 @@ import { RefreshRunsService } from './refreshes/refresh-runs.service';
 import { SchedulerService } from './refreshes/scheduler.service';
 import { ReconcilerService } from './refreshes/reconciler.service';
 import { PgDoorService } from './pg-door/pg-door.service';
+import { MetricsService } from './metrics/metrics.service';
+import { MetricsCollectors } from './metrics/metrics-collectors.service';
 
 @Module({})
 export class AppModule {
@@ -60,6 +62,8 @@ export class AppModule {
         ClustersService,
         ClusterStateService,
         PgDoorService,
+        MetricsService,
+        MetricsCollectors,
         RefreshQueueService,
         MemberHub,
         MemberRelay,

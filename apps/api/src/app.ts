@@ -11,6 +11,8 @@ import { createLogger, PinoNestLogger } from './logging/logger';
 import { buildOpenApi, collectRoutes } from './http/openapi';
 import { serveDocsUi } from './http/docs-ui';
 import { MemberHub } from './member-channel/member-hub.service';
+import { MetricsService } from './metrics/metrics.service';
+import { timingSafeEqual } from 'node:crypto';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -56,6 +58,15 @@ export async function createApp(config: Config, logDestination?: DestinationStre
   const routes = collectRoutes(app.get(DiscoveryService), app.get(MetadataScanner), 'api');
   const openapi = buildOpenApi(routes);
   fastify.get('/api/openapi.json', (_req, reply) => void reply.send(openapi));
+  // Prometheus' scrape: with METRICS_TOKEN as bearer token (METRICS_PORT serves them without one, see main.ts).
+  const metrics = app.get(MetricsService);
+  fastify.get('/api/metrics', async (req, reply) => {
+    const expected = config.METRICS_TOKEN;
+    if (!expected) return reply.code(404).send({ statusCode: 404, error: 'not found', message: 'metrics are off: set METRICS_TOKEN (a bearer token for Prometheus) or METRICS_PORT' });
+    const given = Buffer.from(/^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
+    if (given.length !== expected.length || !timingSafeEqual(given, Buffer.from(expected))) return reply.code(401).send({ statusCode: 401, error: 'unauthorized', message: 'send the METRICS_TOKEN as a bearer token' });
+    return reply.type(metrics.contentType).send(await metrics.text());
+  });
   serveDocsUi(fastify, '/api/openapi.json');
   return { app, logger, openapi };
 }

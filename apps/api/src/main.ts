@@ -1,6 +1,8 @@
 import { loadConfig, ConfigError } from './config/config';
 import { createApp } from './app';
+import { createServer } from 'node:http';
 import { PgDoorService } from './pg-door/pg-door.service';
+import { MetricsService } from './metrics/metrics.service';
 
 async function main() {
   let config;
@@ -23,6 +25,18 @@ async function main() {
       const pgPort = await app.get(PgDoorService).listen(config.PG_PORT, config.API_HOST);
       logger.info({ port: pgPort }, `PostgreSQL front door listening on ${config.API_HOST}:${pgPort} (database "<cluster>/<data source>")`);
       if (process.env.API_READY_FD === 'stdout') process.stdout.write(`PG_READY ${pgPort}\n`);
+    }
+    if (config.METRICS_PORT) {
+      const metrics = app.get(MetricsService);
+      const server = createServer((req, res) => {
+        if (req.url !== '/metrics') return void res.writeHead(404).end();
+        metrics.text().then(
+          (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
+          () => res.writeHead(500).end(),
+        );
+      });
+      await new Promise<void>((resolve, reject) => server.once('error', reject).listen(config.METRICS_PORT, config.API_HOST, resolve));
+      logger.info({ port: config.METRICS_PORT }, `metrics at http://${config.API_HOST}:${config.METRICS_PORT}/metrics`);
     }
     // A machine-readable line for supervisors and tests that start the API on port 0.
     if (process.env.API_READY_FD === 'stdout') process.stdout.write(`API_READY ${port}\n`);

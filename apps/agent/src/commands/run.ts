@@ -2,6 +2,7 @@ import pino from 'pino';
 import { generateBoxKeyPair } from '@gateway/domain/crypto';
 import { readAgentConfig, resolveConfigPath, writeAgentConfig } from '../agent-config';
 import { Agent } from '../runtime/agent';
+import { AgentMetrics } from '../runtime/metrics';
 import { CliError } from '../errors';
 import { parseNumberOption } from './options';
 
@@ -9,8 +10,9 @@ import { parseNumberOption } from './options';
 export const LOG_REDACT = ['*.password', '*.recoveryKey', '*.privateKey', '*.memberPrivateKey', '*.clusterPrivateKey', '*.token', '*.credentials', '*.proxy', '*.authorization'];
 
 /** `gateway run`: the agent process, until SIGTERM or SIGINT. */
-export async function run(opts: { config?: string; liveConcurrency?: string; liveSlowMs?: string }) {
+export async function run(opts: { config?: string; liveConcurrency?: string; liveSlowMs?: string; metricsPort?: string; metricsHost?: string }) {
   const concurrency = parseNumberOption(opts.liveConcurrency, '--live-concurrency', 1, 256, true);
+  const metricsPort = parseNumberOption(opts.metricsPort, '--metrics-port', 1, 65535, true);
   // Kept so that service definitions written for earlier versions still start; live work no longer has lanes.
   parseNumberOption(opts.liveSlowMs, '--live-slow-ms', 0.01, 60_000, false);
   const configPath = resolveConfigPath(opts.config);
@@ -37,6 +39,14 @@ export async function run(opts: { config?: string; liveConcurrency?: string; liv
       done();
     },
   });
+  if (metricsPort !== undefined) {
+    agent.metrics = new AgentMetrics(() => agent.stats(), { cluster: config.clusterName, member: config.memberName });
+    const host = opts.metricsHost ?? '127.0.0.1';
+    await agent.metrics.listen(metricsPort, host).catch((e: NodeJS.ErrnoException) => {
+      throw new CliError(`--metrics-port ${metricsPort}: cannot listen at ${host}: ${e.code === 'EADDRINUSE' ? 'the port is in use' : e.message}`);
+    });
+    log.info({ port: metricsPort, host }, `metrics at http://${host}:${metricsPort}/metrics`);
+  }
   await agent.start();
   await new Promise<void>((resolve) => {
     done = resolve;
@@ -47,6 +57,7 @@ export async function run(opts: { config?: string; liveConcurrency?: string; liv
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  agent.metrics?.close();
   log.info('stopped');
   if (removed) throw new CliError(removed);
 }

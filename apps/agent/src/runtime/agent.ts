@@ -8,6 +8,7 @@ import { LiveWorkRunner, type AnswerChannel } from './live-work';
 import { MemberApi } from './member-api';
 import { MemberLink, type Welcome } from './member-link';
 import { PresenceReporter } from './presence';
+import type { AgentMetrics, MemberStats } from './metrics';
 import { RefreshRunner } from './refresh-runner';
 import { SourceHealthChecker } from './source-health';
 
@@ -77,7 +78,7 @@ export class Agent {
     this.connectors = new ConnectorCache(config.clusterPrivateKey, options.concurrency ?? 16);
     // Presence goes out at once when a source's reachability changes (the link is set up below; checks start on welcome).
     this.health = new SourceHealthChecker(this.connectors, log, () => this.presence?.report());
-    this.live = new LiveWorkRunner(this.connectors, options.concurrency ?? 16, log, this.health);
+    this.live = new LiveWorkRunner(this.connectors, options.concurrency ?? 16, log, this.health, (kind, outcome) => this.metrics?.liveWork.inc({ kind, outcome }));
     const api = new MemberApi(this.network, {
       baseUrl: () => this.link.apiUrl,
       token: async () => this.token.current,
@@ -101,6 +102,16 @@ export class Agent {
     });
   }
 
+  /** The member's Prometheus metrics, when `gateway run --metrics-port` asked for them. */
+  metrics: AgentMetrics | null = null;
+
+  /** What the metrics report of the member now. */
+  stats(): MemberStats {
+    return { ...this.presence.last, busy: this.live.busy + this.refreshes.active, slots: this.live.slots, connected: this.connected };
+  }
+
+  private connected = false;
+
   async start() {
     await this.link.start();
     this.log.info({ concurrency: this.live.slots }, `member ${this.config.memberName} of cluster ${this.config.clusterName} is on duty`);
@@ -108,6 +119,7 @@ export class Agent {
 
   private up(welcome: Welcome) {
     this.generation += 1;
+    this.connected = true;
     this.token.set(welcome.token);
     this.presence.start(welcome.settings.heartbeatMs);
     this.health.update(welcome.settings.dataSources, welcome.settings.sourceCheckMs);
@@ -115,6 +127,7 @@ export class Agent {
 
   private down(reason: string) {
     this.generation += 1;
+    this.connected = false;
     this.presence.stop();
     const busy = this.live.busy + this.refreshes.active;
     if (busy) this.log.warn({ reason, dropped: busy }, 'connection lost: dropping the work it brought (the control plane sends it elsewhere)');

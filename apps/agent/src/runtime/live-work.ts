@@ -118,6 +118,8 @@ export class LiveWorkRunner {
     private readonly log: Logger,
     /** Told whether live work on a data source reached it (see SourceHealthChecker). */
     private readonly reach?: { reached(id: string): void; unreachable(id: string, error: string): void },
+    /** Told how each piece of work ended (the metrics). */
+    private readonly ended?: (kind: LiveKind, outcome: string) => void,
   ) {
     this.handlers = {
       ping: async (_w, answer) => answer.finish(false),
@@ -183,9 +185,12 @@ export class LiveWorkRunner {
     try {
       await (this.handlers[work.kind] as Handler<LiveKind>)(work as never, answer, abort.signal);
       if ('dataSource' in work) this.reach?.reached(work.dataSource.id);
+      this.ended?.(work.kind, 'ok');
     } catch (e) {
+      if (abort.signal.aborted && !answer.overLimit) this.ended?.(work.kind, 'cancelled');
       if (!abort.signal.aborted || answer.overLimit) {
         const err = answer.fail(answer.overLimit ? tooLarge(work.kind === 'query' ? work.maxBytes : 0) : e);
+        this.ended?.(work.kind, err.code);
         const dataSourceId = 'dataSource' in work ? work.dataSource.id : undefined;
         this.log.info({ requestId: id, dataSourceId, code: err.code }, 'live work failed at the data source');
         if (dataSourceId && err.code === 'unreachable') this.reach?.unreachable(dataSourceId, err.message);

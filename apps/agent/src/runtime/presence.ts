@@ -18,6 +18,8 @@ export interface PresenceSource {
 export class PresenceReporter {
   private readonly load = new LoadSampler();
   private timer: NodeJS.Timeout | null = null;
+  /** The last load sample sent. */
+  last = { cpu: 0, memory: 0 };
 
   constructor(
     private readonly send: (m: MemberMessage) => boolean,
@@ -33,6 +35,7 @@ export class PresenceReporter {
 
   report() {
     const { cpu, memory } = this.load.sample();
+    this.last = { cpu, memory };
     const sources = this.source.sources();
     this.send({ t: 'presence', cpu, memory, busy: this.source.busy(), slots: this.source.slots(), ...(this.source.draining() ? { draining: true } : {}), ...(sources.length ? { sources } : {}) });
   }

@@ -24,6 +24,10 @@ export const ConfigSchema = z.object({
   API_HOST: z.string().min(1).default('127.0.0.1'),
   /** The PostgreSQL front door's port, at API_HOST (0 turns it off). */
   PG_PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).default(5433),
+  /** The bearer token Prometheus sends to scrape GET /api/metrics (unset: that route answers 404). */
+  METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  /** Serve the metrics, without a token, at /metrics on this port at API_HOST instead (0: not). */
+  METRICS_PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).default(0),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Lifetime of a sign-in token, in hours. */
   SESSION_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 365).default(24 * 7),

@@ -102,6 +102,13 @@ export class MemberHub implements OnModuleDestroy {
     return c?.isOpen ? c : undefined;
   }
 
+  /** Member connections open on this instance. */
+  get connectedCount() {
+    let n = 0;
+    for (const c of this.connections.values()) if (c.isOpen) n++;
+    return n;
+  }
+
   localMembers(clusterId: string): MemberConnection[] {
     return [...this.connections.values()].filter((c) => c.isOpen && c.member.clusterId === clusterId);
   }

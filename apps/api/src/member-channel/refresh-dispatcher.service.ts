@@ -8,6 +8,7 @@ import { PrismaService } from '../database/prisma.service';
 import { ClusterStateService } from '../cluster-state/cluster-state.service';
 import { MemberHub } from './member-hub.service';
 import { RefreshLifecycle, type NextStep } from '../refreshes/refresh-lifecycle.service';
+import { MetricsService } from '../metrics/metrics.service';
 
 type ClusterWithMembers = Awaited<ReturnType<PrismaService['cluster']['findUnique']>> & { members: { id: string; name: string; isPrimary: boolean; enabled: boolean; joinOrder: number }[]; dataSources: { id: string; name: string }[] };
 
@@ -36,6 +37,7 @@ export class RefreshDispatcher implements OnModuleDestroy {
     private readonly prisma: PrismaService,
     private readonly state: ClusterStateService,
     private readonly lifecycle: RefreshLifecycle,
+    private readonly metrics: MetricsService,
     @Inject(CONFIG) private readonly config: Config,
   ) {
     this.connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, connectionName: `gateway-api-refresh:${hub.instanceId}` });
@@ -105,7 +107,10 @@ export class RefreshDispatcher implements OnModuleDestroy {
     if (local.length === 0) return this.handBack(job, token, decision.canServe ? 20 : 250);
     const conn = local.reduce((a, b) => (b.busy + b.inFlight < a.busy + a.inFlight ? b : a));
     const runId = randomUUID();
+    const started = performance.now();
     const end = await conn.runRefresh(runId, refreshId);
+    this.metrics.refreshRuns.inc({ cluster: cluster.name, outcome: end.outcome });
+    this.metrics.refreshDuration.observe({ cluster: cluster.name, outcome: end.outcome }, (performance.now() - started) / 1000);
     switch (end.outcome) {
       case 'done':
       case 'not-run':

@@ -22,6 +22,7 @@ import { ClusterStateService, type MemberRow } from '../cluster-state/cluster-st
 import { MemberHub } from '../member-channel/member-hub.service';
 import { MemberRelay } from '../member-channel/member-relay.service';
 import type { LiveFrame, LiveSink } from '../member-channel/member-connection';
+import { failoverReason, MetricsService, type LiveOutcome } from '../metrics/metrics.service';
 
 /** How often a request forwarded to another instance checks that its member is still held there. */
 const WATCH_MS = 50;
@@ -57,6 +58,8 @@ export class LiveQueryError extends ApiError {
     field: string | undefined,
     readonly code: LiveErrorCode,
     readonly fields: SourceFields,
+    /** The member that ran it. */
+    readonly memberId?: string,
   ) {
     super(status, message, field);
   }
@@ -92,8 +95,11 @@ export class QueryService {
   private readonly logger = new Logger(QueryService.name);
   /** Live requests this instance has in flight per member, to spread `distribute` work to the least busy. */
   private readonly inflight = new Map<string, number>();
+  /** The member that last served each cluster's live work here: a move away from it is a failover. */
+  private readonly lastServer = new Map<string, string>();
 
   constructor(
+    private readonly metrics: MetricsService,
     private readonly dataSources: DataSourcesService,
     private readonly state: ClusterStateService,
     private readonly hub: MemberHub,
@@ -122,7 +128,7 @@ export class QueryService {
   async wire(user: AuthUser, dataSourceId: string, sql: string, pg: PgWork, options: { timeoutMs: number; maxRows: number; signal?: AbortSignal }): Promise<WireAnswer> {
     const ds = await this.dataSources.find(user, dataSourceId);
     const work: LiveWork = { kind: 'query', dataSource: toJobDataSource(ds), sql, maxRows: options.maxRows, timeoutMs: options.timeoutMs, maxBytes: this.config.LIVE_MAX_BYTES, pg };
-    const { answer, decision, memberId, attempts, totalMs } = await this.dispatch(ds.cluster, work, options.timeoutMs, { id: ds.id, name: ds.name }, options.signal);
+    const { answer, decision, memberId, attempts, totalMs } = await this.dispatch(ds.cluster, work, options.timeoutMs, { id: ds.id, name: ds.name }, options.signal, 'pg');
     return {
       columns: answer.columns,
       rows: answer.rows as (string | null)[][],
@@ -170,7 +176,25 @@ export class QueryService {
     return best[Math.floor(Math.random() * best.length)];
   }
 
-  private async dispatch(cluster: Cluster, work: LiveWork, timeoutMs: number, source?: RoutedSource, signal?: AbortSignal) {
+  /** Live work, counted in the metrics when it is a query: its outcome, its duration, the member that served it. */
+  private async dispatch(cluster: Cluster, work: LiveWork, timeoutMs: number, source?: RoutedSource, signal?: AbortSignal, via: 'rest' | 'pg' = 'rest') {
+    if (work.kind !== 'query') return this.route(cluster, work, timeoutMs, source, signal);
+    const started = performance.now();
+    const nameOf = (memberId?: string) => (memberId ? (cluster.members.find((m) => m.id === memberId)?.name ?? memberId) : '');
+    try {
+      const done = await this.route(cluster, work, timeoutMs, source, signal);
+      this.metrics.liveQueries.inc({ cluster: cluster.name, member: nameOf(done.memberId), outcome: 'ok', via });
+      return done;
+    } catch (e) {
+      const outcome: LiveOutcome = e instanceof QueryCancelled ? 'cancelled' : e instanceof LiveQueryError ? e.code : e instanceof ApiError && e.getStatus() === 503 ? 'unavailable' : e instanceof ApiError && e.getStatus() === 504 ? 'timeout' : 'lost';
+      this.metrics.liveQueries.inc({ cluster: cluster.name, member: nameOf(e instanceof LiveQueryError ? e.memberId : undefined), outcome, via });
+      throw e;
+    } finally {
+      this.metrics.liveDuration.observe({ cluster: cluster.name, via }, (performance.now() - started) / 1000);
+    }
+  }
+
+  private async route(cluster: Cluster, work: LiveWork, timeoutMs: number, source?: RoutedSource, signal?: AbortSignal) {
     const requestId = randomUUID();
     const started = performance.now();
     const excluded = new Set<string>();
@@ -194,6 +218,7 @@ export class QueryService {
       if (outcome.kind === 'member-died') {
         // A member that reconnected to another instance is still a server: the retry goes to it there.
         if (!outcome.moved) excluded.add(outcome.memberId);
+        if (work.kind === 'query') this.metrics.failovers.inc({ cluster: cluster.name, reason: 'member_lost' });
         this.logger.warn(`member ${outcome.memberId} of cluster ${cluster.id} was lost before answering request ${requestId} (${outcome.reason}); sending it to the next server`);
         continue;
       }
@@ -203,6 +228,7 @@ export class QueryService {
         markUnreachable(presence, outcome.memberId, source.id, outcome.message);
         const others = this.state.routeOn(cluster, candidates, presence, source);
         if (others.canServe) {
+          if (work.kind === 'query') this.metrics.failovers.inc({ cluster: cluster.name, reason: 'source_unreachable' });
           this.logger.log(`member ${outcome.memberId} of cluster ${cluster.id} could not reach data source ${source.id} for request ${requestId}; trying ${others.servers[0].memberName}`);
           continue;
         }
@@ -210,11 +236,21 @@ export class QueryService {
       if (outcome.kind === 'error') {
         const field = outcome.code === 'query_failed' || outcome.code === 'read_only' ? 'sql' : outcome.code === 'too_large' ? 'maxRows' : undefined;
         const prefix = source && (outcome.code === 'unreachable' || outcome.code === 'credentials') ? `data source "${source.name}": ` : '';
-        throw new LiveQueryError(ERROR_STATUS[outcome.code], prefix + outcome.message, field, outcome.code, outcome.fields);
+        throw new LiveQueryError(ERROR_STATUS[outcome.code], prefix + outcome.message, field, outcome.code, outcome.fields, outcome.memberId);
       }
+      if (work.kind === 'query') this.noteServer(cluster, outcome.memberId, decision, attempt === 1);
       return { answer: outcome.answer, decision, memberId: outcome.memberId, attempts: attempt, totalMs: Math.round((performance.now() - started) * 100) / 100 };
     }
     throw new ApiError(503, `the members of cluster "${cluster.name}" serving this request were lost twice before answering; try again`);
+  }
+
+  /** Routing moved the cluster's work off the member that served it before: a failover, with its reason. */
+  private noteServer(cluster: Cluster, memberId: string, decision: RoutingDecision, routed: boolean) {
+    const before = this.lastServer.get(cluster.id);
+    this.lastServer.set(cluster.id, memberId);
+    const reason = decision.servers.find((s) => s.memberId === memberId)?.reason ?? '';
+    // A retry's move was counted already (member_lost, source_unreachable).
+    if (routed && before && before !== memberId && reason.startsWith('failover')) this.metrics.failovers.inc({ cluster: cluster.name, reason: failoverReason(reason) });
   }
 
   private tooLarge(bytes: number) {
