@@ -9,6 +9,7 @@ import { ClusterMirror } from './cluster-mirror';
 import { safeJson } from '../common/safe-json';
 import { outageOf } from '../http/outage';
 import { OutageWatch } from '../common/outage-watch';
+import { connectRedis } from '../redis/connect';
 
 export interface MemberRow {
   id: string;
@@ -38,7 +39,7 @@ export class ClusterStateService implements OnModuleInit, OnModuleDestroy {
     @Inject(CONFIG) private readonly config: Config,
   ) {
     // Connected in onModuleInit, once its handlers are in place (a 'ready' before them would never attach).
-    this.subscriber = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true, connectionName: `gateway-api-events:${config.REDIS_PREFIX}:${process.pid}` });
+    this.subscriber = connectRedis(config, { maxRetriesPerRequest: null, lazyConnect: true, connectionName: `gateway-api-events:${config.REDIS_PREFIX}:${process.pid}` });
     this.subscriber.on('error', () => undefined);
     this.mirror = new ClusterMirror({ presence: (c, ids) => this.readPresence(c, ids), version: (c) => this.readVersion(c) });
     const prefix = config.REDIS_PREFIX.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -18,6 +18,15 @@ const bool = z.enum(['true', 'false', '1', '0', 'on', 'off']).transform((v) => [
 export const ConfigSchema = z.object({
   DATABASE_URL: url(['postgresql:', 'postgres:']).default('postgresql://postgres@127.0.0.1:5432/gateway'),
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  /**
+   * Redis under Sentinel: the sentinels (host:port, comma-separated) and the name of the master they watch. The API
+   * follows a failover to the new master; REDIS_URL then gives only the password and database.
+   */
+  REDIS_SENTINELS: z
+    .string()
+    .regex(/^\s*[^\s,:]+:\d+(\s*,\s*[^\s,:]+:\d+)*\s*$/, { error: 'must be host:port pairs separated by commas' })
+    .optional(),
+  REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
   /** Prefix of every Redis key the deployment uses, so several deployments (or test runs) can share one Redis. */
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be 1-64 letters, digits, _ . or -' }).default('gw'),
   API_PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).default(3000),

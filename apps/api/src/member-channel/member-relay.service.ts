@@ -7,6 +7,7 @@ import { RedisService } from '../redis/redis.service';
 import { MemberHub } from './member-hub.service';
 import { isPartialFrame, type LiveFrame, type LiveSink } from './member-connection';
 import { safeJson } from '../common/safe-json';
+import { connectRedis } from '../redis/connect';
 
 /** What one instance asks of the instance holding a member (its inbox). */
 const Forwarded = z.discriminatedUnion('t', [
@@ -45,7 +46,7 @@ export class MemberRelay implements OnModuleInit, OnModuleDestroy {
   ) {
     this.keys = instanceKeys(config.REDIS_PREFIX, hub.instanceId);
     const blocking = () => {
-      const r = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, connectionName: `gateway-api-relay:${hub.instanceId}` });
+      const r = connectRedis(config, { maxRetriesPerRequest: null, connectionName: `gateway-api-relay:${hub.instanceId}` });
       r.on('error', () => undefined);
       return r;
     };

@@ -9,6 +9,7 @@ import { ClusterStateService } from '../cluster-state/cluster-state.service';
 import { MemberHub } from './member-hub.service';
 import { RefreshLifecycle, type NextStep } from '../refreshes/refresh-lifecycle.service';
 import { MetricsService } from '../metrics/metrics.service';
+import { connectRedis } from '../redis/connect';
 
 type ClusterWithMembers = Awaited<ReturnType<PrismaService['cluster']['findUnique']>> & { members: { id: string; name: string; isPrimary: boolean; enabled: boolean; joinOrder: number }[]; dataSources: { id: string; name: string }[] };
 
@@ -40,7 +41,7 @@ export class RefreshDispatcher implements OnModuleDestroy {
     private readonly metrics: MetricsService,
     @Inject(CONFIG) private readonly config: Config,
   ) {
-    this.connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, connectionName: `gateway-api-refresh:${hub.instanceId}` });
+    this.connection = connectRedis(config, { maxRetriesPerRequest: null, connectionName: `gateway-api-refresh:${hub.instanceId}` });
     this.connection.on('error', () => undefined);
     hub.onMemberUp((clusterId) => this.ensure(clusterId));
     hub.onMemberDown((clusterId) => void this.release(clusterId));

@@ -17,6 +17,7 @@ import { QueryService } from '../queries/query.service';
 import { RedisService } from '../redis/redis.service';
 import { enc } from './pg-messages';
 import { PgSession, toPgError } from './pg-session';
+import { connectRedis } from '../redis/connect';
 
 const SSL_REQUEST = 80877103;
 const GSSENC_REQUEST = 80877104;
@@ -100,7 +101,7 @@ export class PgDoorService implements OnModuleDestroy {
   listen(port: number, host: string): Promise<number> {
     // A client's CancelRequest opens a new connection, which a load balancer may send to another instance: an
     // unknown key goes to every instance over Redis, and the one holding the session cancels.
-    this.cancels = new Redis(this.config.REDIS_URL, { maxRetriesPerRequest: null, connectionName: `gateway-api-pg-cancel:${this.config.REDIS_PREFIX}:${process.pid}` });
+    this.cancels = connectRedis(this.config, { maxRetriesPerRequest: null, connectionName: `gateway-api-pg-cancel:${this.config.REDIS_PREFIX}:${process.pid}` });
     this.cancels.on('error', () => undefined);
     this.cancels.on('message', (_channel, message: string) => {
       const [pid, secret] = message.split(':').map(Number);

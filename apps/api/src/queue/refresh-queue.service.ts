@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { clusterKeys, QUEUES } from '@gateway/domain';
 import { CONFIG, type Config } from '../config/config';
 import { StoreUnavailable } from '../http/outage';
+import { connectRedis } from '../redis/connect';
 
 /**
  * Producers for the clusters' refresh queues (one queue per cluster, under the cluster's hash tag). The queue is the
@@ -18,7 +19,7 @@ export class RefreshQueueService implements OnModuleInit, OnModuleDestroy {
   constructor(@Inject(CONFIG) private readonly config: Config) {
     // A producer fails fast while Redis is out of reach (BullMQ's advice) rather than queueing commands in memory:
     // its callers keep the refresh in PostgreSQL and the reconciler queues it later.
-    this.connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, enableOfflineQueue: false });
+    this.connection = connectRedis(config, { maxRetriesPerRequest: null, enableOfflineQueue: false });
     this.connection.on('error', () => undefined);
   }
 
