@@ -21,7 +21,7 @@ let balancer: string;
 let pgPort: number;
 let token: string;
 let sources: Awaited<ReturnType<typeof createSampleSources>>;
-let agents: AgentProcess[] = [];
+const agents: AgentProcess[] = [];
 
 const connected = async (api: ApiProcess) => {
   const text = await (await fetch(`${api.url}/api/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
