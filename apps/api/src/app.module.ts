@@ -40,6 +40,7 @@ import { ReconcilerService } from './refreshes/reconciler.service';
 import { PgDoorService } from './pg-door/pg-door.service';
 import { MetricsService } from './metrics/metrics.service';
 import { MetricsCollectors } from './metrics/metrics-collectors.service';
+import { QueryStatsService } from './queries/query-stats.service';
 
 @Module({})
 export class AppModule {
@@ -64,6 +65,7 @@ export class AppModule {
         PgDoorService,
         MetricsService,
         MetricsCollectors,
+        QueryStatsService,
         RefreshQueueService,
         MemberHub,
         MemberRelay,

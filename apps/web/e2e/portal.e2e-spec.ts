@@ -185,6 +185,35 @@ describe('admin portal in a real browser (API, two agents, PostgreSQL, Redis)', 
     await screenshot('query-console-no-member');
   });
 
+  it('Traffic shows queries per minute by member: after the primary is killed, the second member\'s series appears', async () => {
+    const token = await firstAdminTokenOf();
+    const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const members = (await (await fetch(`${api.url}/api/clusters/${clusterId}/members`, { headers: auth })).json()) as { id: string; name: string }[];
+    for (const m of members) await fetch(`${api.url}/api/members/${m.id}`, { method: 'PATCH', headers: auth, body: JSON.stringify({ enabled: true }) });
+    const query = async () => ((await (await fetch(`${api.url}/api/datasources/${dataSourceId}/query`, { method: 'POST', headers: auth, body: JSON.stringify({ sql: 'SELECT 1' }) })).json()) as { servedBy?: { memberName: string } }).servedBy?.memberName;
+    for (let i = 0; i < 10; i++) expect(await query()).toBe('alpha');
+    await page.goto(`${webUrl}/clusters/${clusterId}?tab=traffic`);
+    const chart = page.getByRole('img', { name: /Queries per minute by member/ });
+    await chart.waitFor();
+    await page.locator('li[data-member="alpha"]').waitFor();
+    // bravo served the console's queries earlier: its count before the failover.
+    const countOf = async (name: string) => Number(/: (\d+) queries/.exec((await page.locator(`li[data-member="${name}"]`).textContent({ timeout: 1_000 }).catch(() => '')) ?? '')?.[1] ?? 0);
+    const until = async (check: () => Promise<boolean>) => {
+      for (let i = 0; i < 150 && !(await check()); i++) await sleep(100);
+      expect(await check()).toBe(true);
+    };
+    await until(async () => (await countOf('alpha')) >= 10);
+    const bravoBefore = await countOf('bravo');
+    // The primary dies: the next queries are served by bravo, and its series appears in the chart.
+    await agents[0].kill('SIGKILL');
+    for (let i = 0; i < 50 && (await query()) !== 'bravo'; i++) await sleep(100);
+    for (let i = 0; i < 5; i++) expect(await query()).toBe('bravo');
+    await page.locator('g[data-series="bravo"] rect').first().waitFor({ timeout: 15_000 });
+    await until(async () => (await countOf('bravo')) >= bravoBefore + 5);
+    expect(await countOf('alpha')).toBeGreaterThanOrEqual(10);
+    await screenshot('traffic');
+  });
+
   it('shows administrators, settings, activity and the status page; signs out', async () => {
     await page.goto(`${webUrl}/clusters/${clusterId}?tab=admins`);
     await page.getByRole('table', { name: 'Administrators and users' }).getByText(EMAIL).waitFor();

@@ -183,3 +183,16 @@ export const MemberStatusView = MemberView.extend({
   sources: z.array(z.object({ dataSourceId: z.string(), name: z.string(), ok: z.boolean(), error: z.string().nullable(), checkedAt: z.string() })),
 });
 export type MemberStatusView = z.infer<typeof MemberStatusView>;
+
+/**
+ * A cluster's live traffic over the last hour, from the control plane's own counts: queries per minute by the member
+ * that served them (ok and failed), and the refreshes that ended in that hour by outcome.
+ */
+export const ClusterTrafficView = z.object({
+  from: z.string(),
+  to: z.string(),
+  minutes: z.array(z.object({ at: z.string(), members: z.array(z.object({ memberId: z.string(), memberName: z.string(), ok: z.number().int(), failed: z.number().int() })) })),
+  totals: z.object({ queries: z.number().int(), failed: z.number().int(), errorRate: z.number() }),
+  refreshes: z.object({ succeeded: z.number().int(), failed: z.number().int(), cancelled: z.number().int() }),
+});
+export type ClusterTrafficView = z.infer<typeof ClusterTrafficView>;

@@ -25,6 +25,8 @@ export const clusterKeys = (prefix: string, clusterId: string) => {
     configVersion: `${base}:config-version`,
     /** Presence and config changes as they happen (ClusterEvent), for the API instances' in-memory mirror. */
     events: `${base}:events`,
+    /** Live queries of one minute (ms since the epoch / 60,000), by member and outcome, for the portal's chart. */
+    queryMinute: (minute: number) => `${base}:stats:queries:${minute}`,
   };
 };
 

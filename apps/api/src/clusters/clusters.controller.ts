@@ -4,6 +4,7 @@ import {
   AuditEventView,
   AuditQuery,
   ClusterRef,
+  ClusterTrafficView,
   ClusterView,
   CreateClusterRequest,
   Installed,
@@ -21,6 +22,7 @@ import type { AuthUser } from '../auth/auth.service';
 import { CurrentUser } from '../http/auth.guard';
 import { Endpoint } from '../http/endpoint';
 import { QueryService } from '../queries/query.service';
+import { QueryStatsService } from '../queries/query-stats.service';
 import { AuditService } from '../audit/audit.service';
 import { ClustersService } from './clusters.service';
 
@@ -31,6 +33,7 @@ export class ClustersController {
   constructor(
     private readonly clusters: ClustersService,
     private readonly queries: QueryService,
+    private readonly stats: QueryStatsService,
     private readonly audit: AuditService,
   ) {}
 
@@ -92,6 +95,12 @@ export class ClustersController {
   @Endpoint({ tag: 'clusters', summary: 'Delete a cluster with its members, data sources, and its queue and keys in Redis', auth: 'user', params: RefParams, status: 204, errors: [403, 404] })
   async remove(@CurrentUser() user: AuthUser, @Param('id') id: string) {
     await this.clusters.remove(user, id);
+  }
+
+  @Get(':id/traffic')
+  @Endpoint({ tag: 'clusters', summary: "The last hour of the cluster's live queries per minute by serving member, its error rate, and refreshes ended by outcome", auth: 'user', params: RefParams, response: ClusterTrafficView, errors: [404] })
+  async traffic(@CurrentUser() user: AuthUser, @Param('id') id: string) {
+    return this.stats.traffic(await this.clusters.withMembers(user, id));
   }
 
   @Post(':id/ping')

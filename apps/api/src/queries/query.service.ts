@@ -23,6 +23,7 @@ import { MemberHub } from '../member-channel/member-hub.service';
 import { MemberRelay } from '../member-channel/member-relay.service';
 import type { LiveFrame, LiveSink } from '../member-channel/member-connection';
 import { failoverReason, MetricsService, type LiveOutcome } from '../metrics/metrics.service';
+import { QueryStatsService } from './query-stats.service';
 
 /** How often a request forwarded to another instance checks that its member is still held there. */
 const WATCH_MS = 50;
@@ -100,6 +101,7 @@ export class QueryService {
 
   constructor(
     private readonly metrics: MetricsService,
+    private readonly stats: QueryStatsService,
     private readonly dataSources: DataSourcesService,
     private readonly state: ClusterStateService,
     private readonly hub: MemberHub,
@@ -184,10 +186,13 @@ export class QueryService {
     try {
       const done = await this.route(cluster, work, timeoutMs, source, signal);
       this.metrics.liveQueries.inc({ cluster: cluster.name, member: nameOf(done.memberId), outcome: 'ok', via });
+      this.stats.count(cluster.id, done.memberId, true);
       return done;
     } catch (e) {
       const outcome: LiveOutcome = e instanceof QueryCancelled ? 'cancelled' : e instanceof LiveQueryError ? e.code : e instanceof ApiError && e.getStatus() === 503 ? 'unavailable' : e instanceof ApiError && e.getStatus() === 504 ? 'timeout' : 'lost';
       this.metrics.liveQueries.inc({ cluster: cluster.name, member: nameOf(e instanceof LiveQueryError ? e.memberId : undefined), outcome, via });
+      // A caller's cancel is not the cluster failing.
+      if (outcome !== 'cancelled') this.stats.count(cluster.id, e instanceof LiveQueryError ? e.memberId : undefined, false);
       throw e;
     } finally {
       this.metrics.liveDuration.observe({ cluster: cluster.name, via }, (performance.now() - started) / 1000);

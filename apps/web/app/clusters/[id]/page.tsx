@@ -10,11 +10,13 @@ import { DataSourcesTab } from '../../../src/tabs/datasources';
 import { DatasetsTab } from '../../../src/tabs/datasets';
 import { MembersTab } from '../../../src/tabs/members';
 import { SettingsTab } from '../../../src/tabs/settings';
+import { TrafficTab } from '../../../src/tabs/traffic';
 
 const TABS = [
   { id: 'datasources', label: 'Data sources' },
   { id: 'datasets', label: 'Datasets' },
   { id: 'members', label: 'Members' },
+  { id: 'traffic', label: 'Traffic' },
   { id: 'admins', label: 'Administrators' },
   { id: 'settings', label: 'Settings' },
   { id: 'activity', label: 'Activity' },
@@ -81,6 +83,7 @@ function Cluster() {
             {tab === 'datasources' ? <DataSourcesTab cluster={c} /> : null}
             {tab === 'datasets' ? <DatasetsTab cluster={c} /> : null}
             {tab === 'members' ? <MembersTab cluster={c} /> : null}
+            {tab === 'traffic' ? <TrafficTab cluster={c} /> : null}
             {tab === 'admins' ? <AdminsTab cluster={c} /> : null}
             {tab === 'settings' ? <SettingsTab cluster={c} onChanged={() => void cluster.reload()} /> : null}
             {tab === 'activity' ? <ActivityTab cluster={c} /> : null}
