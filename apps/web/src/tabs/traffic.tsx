@@ -10,7 +10,8 @@ const FAILED = '#cf222e';
  * failover shows as one member's colour giving way to another's; with the error rate and the refreshes that ended.
  */
 export function TrafficChart({ traffic }: { traffic: ClusterTrafficView }) {
-  const names = [...new Set(traffic.minutes.flatMap((m) => m.members.map((x) => x.memberName)))].sort();
+  // Members that served something (queries nobody could serve count as failed only).
+  const names = [...new Set(traffic.minutes.flatMap((m) => m.members.filter((x) => x.ok > 0).map((x) => x.memberName)))].sort();
   const color = (name: string) => PALETTE[names.indexOf(name) % PALETTE.length];
   const totals = new Map(names.map((n) => [n, traffic.minutes.reduce((s, m) => s + (m.members.find((x) => x.memberName === n)?.ok ?? 0), 0)]));
   const perMinute = traffic.minutes.map((m) => m.members.reduce((s, x) => s + x.ok + x.failed, 0));
