@@ -74,9 +74,8 @@ export class RateLimitService {
     const limits = this.keys(email, address);
     await this.either(
       async () => {
-        const multi = this.redis.client.multi();
-        for (const { key } of limits) multi.incr(key).expire(key, RateLimitService.WINDOW_S, 'NX');
-        await multi.exec();
+        // One transaction per key: the email's and the address's keys may sit in different Redis Cluster slots.
+        await Promise.all(limits.map(({ key }) => this.redis.client.multi().incr(key).expire(key, RateLimitService.WINDOW_S, 'NX').exec()));
       },
       () => {
         if (this.local.size > 10_000) for (const [k, e] of this.local) if (e.until <= Date.now()) this.local.delete(k);

@@ -9,7 +9,7 @@ import { ClusterMirror } from './cluster-mirror';
 import { safeJson } from '../common/safe-json';
 import { outageOf } from '../http/outage';
 import { OutageWatch } from '../common/outage-watch';
-import { connectRedis } from '../redis/connect';
+import { connectRedis, masters, type RedisConnection } from '../redis/connect';
 
 export interface MemberRow {
   id: string;
@@ -29,7 +29,7 @@ export interface MemberRow {
 @Injectable()
 export class ClusterStateService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(ClusterStateService.name);
-  private readonly subscriber: Redis;
+  private readonly subscriber: RedisConnection;
   private readonly mirror: ClusterMirror;
   private readonly channels: RegExp;
   private readonly configListeners: ((clusterId: string) => void)[] = [];
@@ -225,12 +225,15 @@ export class ClusterStateService implements OnModuleInit, OnModuleDestroy {
 
   /** Removes every key of a cluster (presence, config version, queues) from Redis. */
   async removeKeys(clusterId: string) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.client.scan(cursor, 'MATCH', `${this.keys(clusterId).bullPrefix}:*`, 'COUNT', 1000);
-      if (keys.length) await this.redis.client.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    // On a Redis Cluster the keys (one hash tag) live on one master, which SCAN must be asked on: each is.
+    for (const node of masters(this.redis.client)) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${this.keys(clusterId).bullPrefix}:*`, 'COUNT', 1000);
+        if (keys.length) await this.redis.client.del(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+    }
   }
 
   /** Config versions last seen, for while Redis is out of reach. */

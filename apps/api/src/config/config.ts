@@ -27,6 +27,11 @@ export const ConfigSchema = z.object({
     .regex(/^\s*[^\s,:]+:\d+(\s*,\s*[^\s,:]+:\d+)*\s*$/, { error: 'must be host:port pairs separated by commas' })
     .optional(),
   REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
+  /** A Redis Cluster instead: some of its nodes (host:port, comma-separated); the rest are found from them. */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(/^\s*[^\s,:]+:\d+(\s*,\s*[^\s,:]+:\d+)*\s*$/, { error: 'must be host:port pairs separated by commas' })
+    .optional(),
   /** Prefix of every Redis key the deployment uses, so several deployments (or test runs) can share one Redis. */
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be 1-64 letters, digits, _ . or -' }).default('gw'),
   API_PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).default(3000),
@@ -92,6 +97,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!result.success) {
     const issue = result.error.issues[0];
     throw new ConfigError(`invalid environment: ${String(issue.path[0])} ${issue.message} (got ${JSON.stringify(present[String(issue.path[0])])})`);
+  }
+  if (result.data.REDIS_CLUSTER_NODES && result.data.REDIS_SENTINELS) {
+    throw new ConfigError('invalid environment: REDIS_CLUSTER_NODES and REDIS_SENTINELS exclude each other: a Redis Cluster or a Sentinel group, not both');
   }
   if (!result.data.TLS_CERT_FILE !== !result.data.TLS_KEY_FILE) {
     throw new ConfigError('invalid environment: TLS_CERT_FILE and TLS_KEY_FILE go together: set both to serve HTTPS, or neither');

@@ -7,7 +7,7 @@ import { RedisService } from '../redis/redis.service';
 import { MemberHub } from './member-hub.service';
 import { isPartialFrame, type LiveFrame, type LiveSink } from './member-connection';
 import { safeJson } from '../common/safe-json';
-import { connectRedis } from '../redis/connect';
+import { connectRedis, type RedisConnection } from '../redis/connect';
 
 /** What one instance asks of the instance holding a member (its inbox). */
 const Forwarded = z.discriminatedUnion('t', [
@@ -33,8 +33,8 @@ const LIST_TTL_S = 60;
 @Injectable()
 export class MemberRelay implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(MemberRelay.name);
-  private readonly inbox: Redis;
-  private readonly replies: Redis;
+  private readonly inbox: RedisConnection;
+  private readonly replies: RedisConnection;
   private readonly pending = new Map<string, LiveSink>();
   private running = true;
   private readonly keys: ReturnType<typeof instanceKeys>;
@@ -59,7 +59,7 @@ export class MemberRelay implements OnModuleInit, OnModuleDestroy {
     void this.loop(this.replies, this.keys.replies, (text) => this.onRelayed(text));
   }
 
-  private async loop(conn: Redis, key: string, handle: (text: string) => void) {
+  private async loop(conn: RedisConnection, key: string, handle: (text: string) => void) {
     while (this.running) {
       try {
         const got = await conn.blpop(key, 1);

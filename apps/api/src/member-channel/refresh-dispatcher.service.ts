@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
 import { clusterKeys, QUEUES, RefreshJob } from '@gateway/domain';
 import { CONFIG, type Config } from '../config/config';
 import { PrismaService } from '../database/prisma.service';
@@ -9,7 +8,7 @@ import { ClusterStateService } from '../cluster-state/cluster-state.service';
 import { MemberHub } from './member-hub.service';
 import { RefreshLifecycle, type NextStep } from '../refreshes/refresh-lifecycle.service';
 import { MetricsService } from '../metrics/metrics.service';
-import { connectRedis } from '../redis/connect';
+import { connectRedis, type RedisConnection } from '../redis/connect';
 
 type ClusterWithMembers = Awaited<ReturnType<PrismaService['cluster']['findUnique']>> & { members: { id: string; name: string; isPrimary: boolean; enabled: boolean; joinOrder: number }[]; dataSources: { id: string; name: string }[] };
 
@@ -30,7 +29,7 @@ export class RefreshDispatcher implements OnModuleDestroy {
   private readonly workers = new Map<string, Worker>();
   /** Each cluster's members and routing as of a config version: a tick's hundred refreshes read them once. */
   private readonly clusters = new Map<string, { version: number; row: Promise<ClusterWithMembers | null> }>();
-  private readonly connection: Redis;
+  private readonly connection: RedisConnection;
   private stopping = false;
 
   constructor(

@@ -17,7 +17,7 @@ import { QueryService } from '../queries/query.service';
 import { RedisService } from '../redis/redis.service';
 import { enc } from './pg-messages';
 import { PgSession, toPgError } from './pg-session';
-import { connectRedis } from '../redis/connect';
+import { connectRedis, type RedisConnection } from '../redis/connect';
 
 const SSL_REQUEST = 80877103;
 const GSSENC_REQUEST = 80877104;
@@ -80,7 +80,7 @@ export class PgDoorService implements OnModuleDestroy {
   private readonly versions = new Map<string, { value: string; until: number }>();
   private readonly tls: SecureContext | null;
   /** CancelRequests that reach this instance for a session on another one, and the other way round. */
-  private cancels: Redis | null = null;
+  private cancels: RedisConnection | null = null;
 
   constructor(
     private readonly redis: RedisService,

@@ -43,20 +43,23 @@ export class QueryStatsService implements OnModuleDestroy {
     if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();
-    const multi = this.redis.client.multi();
-    for (const [clusterId, byMinute] of batch) {
-      for (const [minute, fields] of byMinute) {
-        const key = clusterKeys(this.config.REDIS_PREFIX, clusterId).queryMinute(minute);
-        for (const [field, n] of fields) multi.hincrby(key, field, n);
-        multi.expire(key, KEEP_S);
-      }
-    }
-    try {
-      await multi.exec();
-    } catch {
-      // Kept for the next flush (merged with what came meanwhile).
-      for (const [clusterId, byMinute] of batch) for (const [minute, fields] of byMinute) for (const [field, n] of fields) this.add(clusterId, minute, field, n);
-    }
+    // One transaction per cluster: its keys share its hash tag (one Redis Cluster slot).
+    await Promise.all(
+      [...batch].map(async ([clusterId, byMinute]) => {
+        const multi = this.redis.client.multi();
+        for (const [minute, fields] of byMinute) {
+          const key = clusterKeys(this.config.REDIS_PREFIX, clusterId).queryMinute(minute);
+          for (const [field, n] of fields) multi.hincrby(key, field, n);
+          multi.expire(key, KEEP_S);
+        }
+        try {
+          await multi.exec();
+        } catch {
+          // Kept for the next flush (merged with what came meanwhile).
+          for (const [minute, fields] of byMinute) for (const [field, n] of fields) this.add(clusterId, minute, field, n);
+        }
+      }),
+    );
   }
 
   private add(clusterId: string, minute: number, field: string, n: number) {

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { clusterKeys, QUEUES } from '@gateway/domain';
 import { CONFIG, type Config } from '../config/config';
 import { StoreUnavailable } from '../http/outage';
-import { connectRedis } from '../redis/connect';
+import { connectRedis, type RedisConnection } from '../redis/connect';
 
 /**
  * Producers for the clusters' refresh queues (one queue per cluster, under the cluster's hash tag). The queue is the
@@ -13,7 +13,7 @@ import { connectRedis } from '../redis/connect';
  */
 @Injectable()
 export class RefreshQueueService implements OnModuleInit, OnModuleDestroy {
-  private readonly connection: Redis;
+  private readonly connection: RedisConnection;
   private readonly queues = new Map<string, Queue>();
 
   constructor(@Inject(CONFIG) private readonly config: Config) {

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { CONFIG, type Config } from '../config/config';
-import { connectRedis } from './connect';
+import { connectRedis, type RedisConnection } from './connect';
 
 const BOOT_WAIT_MS = 5_000;
 
@@ -9,7 +9,7 @@ const BOOT_WAIT_MS = 5_000;
 @Injectable()
 export class RedisService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(RedisService.name);
-  readonly client: Redis;
+  readonly client: RedisConnection;
   readonly prefix: string;
 
   constructor(@Inject(CONFIG) config: Config) {
@@ -36,7 +36,7 @@ export class RedisService implements OnModuleInit, OnModuleDestroy {
     else await this.checkEviction();
   }
 
-  /** BullMQ's production rule: Redis must never evict keys (a lost job key loses a refresh). Said once at boot. */
+  /** BullMQ's production rule: RedisConnection must never evict keys (a lost job key loses a refresh). Said once at boot. */
   private async checkEviction() {
     const reply = (await this.client.config('GET', 'maxmemory-policy').catch(() => null)) as string[] | null;
     const policy = reply?.[1];
