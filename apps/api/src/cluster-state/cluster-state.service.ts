@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { Redis } from 'ioredis';
 import { ClusterEvent, clusterKeys, Presence, type MemberState, type RoutedSource, type RoutingDecision } from '@gateway/domain';
 import { route } from '@gateway/routing';
 import { CONFIG, type Config } from '../config/config';

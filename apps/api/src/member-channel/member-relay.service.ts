@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { instanceKeys, LiveWork, MemberMessage } from '@gateway/domain';
 import { CONFIG, type Config } from '../config/config';

@@ -5,7 +5,6 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import { BackendError, verifyScramSha256Password, type PostgresConnection, type PostgresConnectionOptions } from 'pg-gateway';
 import { fromNodeSocket } from 'pg-gateway/node';
-import { Redis } from 'ioredis';
 import { DEFAULT_QUERY_TIMEOUT_MS, MAX_QUERY_TIMEOUT_MS } from '@gateway/domain';
 import { CONFIG, type Config } from '../config/config';
 import { AuthService, type AuthUser } from '../auth/auth.service';

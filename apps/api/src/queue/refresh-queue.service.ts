@@ -1,6 +1,5 @@
 import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { clusterKeys, QUEUES } from '@gateway/domain';
 import { CONFIG, type Config } from '../config/config';
 import { StoreUnavailable } from '../http/outage';

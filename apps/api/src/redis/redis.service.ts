@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { Redis } from 'ioredis';
 import { CONFIG, type Config } from '../config/config';
 import { connectRedis, type RedisConnection } from './connect';
 
