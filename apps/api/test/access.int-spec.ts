@@ -85,6 +85,7 @@ const examples = (): Record<string, Example> => ({
   'POST /api/clusters/{id}/recovery-key': { path: `/api/clusters/${ids.cluster}/recovery-key`, body: { keyEnvelope: keys.keyEnvelope, signature: 'AAAA' } },
   'DELETE /api/clusters/{id}': { path: `/api/clusters/${ids.cluster}` },
   'POST /api/clusters/{id}/ping': { path: `/api/clusters/${ids.cluster}/ping` },
+  'GET /api/clusters/{id}/traffic': { path: `/api/clusters/${ids.cluster}/traffic` },
   'GET /api/clusters/{id}/members': { path: `/api/clusters/${ids.cluster}/members` },
   'GET /api/clusters/{id}/audit': { path: `/api/clusters/${ids.cluster}/audit` },
   'GET /api/clusters/{id}/roles': { path: `/api/clusters/${ids.cluster}/roles` },
@@ -131,6 +132,7 @@ const examples = (): Record<string, Example> => ({
 const USER_ALLOWED = new Set([
   'GET /api/clusters/{id}',
   'POST /api/clusters/{id}/ping',
+  'GET /api/clusters/{id}/traffic',
   'GET /api/clusters/{id}/datasources',
   'GET /api/datasources/{id}',
   'POST /api/datasources/{id}/query',
