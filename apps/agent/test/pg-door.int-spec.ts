@@ -171,22 +171,32 @@ describe('node-postgres (extended protocol)', () => {
   });
 });
 
+/** A `pg_sleep(30)` running through the front door, seen running on the source. */
+async function sleepThroughTheDoor() {
+  const c = client();
+  await c.connect();
+  const running = c.query('SELECT pg_sleep(30)').then(
+    () => null,
+    (e: { code?: string }) => e,
+  );
+  const watch = new Client({ connectionString: `${SERVER}/${sources.name}` });
+  await watch.connect();
+  const sleeping = async () => Number((await watch.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND query = 'SELECT pg_sleep(30)' AND state = 'active'`, [sources.name])).rows[0].n);
+  await eventually(async () => expect(await sleeping()).toBe(1), 10_000);
+  return { c, running, watch, sleeping };
+}
+
+/** node-postgres' cancel: a CancelRequest on a new connection (to `port`) with the key from BackendKeyData. */
+function cancelVia(port: number | undefined, c: Client) {
+  const canceller = new Client({ host: '127.0.0.1', port, user: ADMIN, password: PASSWORD, database: 'Door/pg' });
+  (canceller as unknown as { cancel(client: Client, query: unknown): void }).cancel(c, (c as unknown as { activeQuery: unknown }).activeQuery);
+}
+
 describe('cancel', () => {
   test("a client's cancel stops pg_sleep(30) on the source within 1 s", async () => {
-    const c = client();
-    await c.connect();
-    const running = c.query('SELECT pg_sleep(30)').then(
-      () => null,
-      (e: { code?: string }) => e,
-    );
-    const watch = new Client({ connectionString: `${SERVER}/${sources.name}` });
-    await watch.connect();
-    const sleeping = async () => Number((await watch.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND query = 'SELECT pg_sleep(30)' AND state = 'active'`, [sources.name])).rows[0].n);
-    await eventually(async () => expect(await sleeping()).toBe(1), 10_000);
-    // node-postgres' cancel: a CancelRequest on a new connection with the key from BackendKeyData.
+    const { c, running, watch, sleeping } = await sleepThroughTheDoor();
     const started = Date.now();
-    const canceller = new Client({ host: '127.0.0.1', port: api.pgPort, user: ADMIN, password: PASSWORD, database: 'Door/pg' });
-    (canceller as unknown as { cancel(client: Client, query: unknown): void }).cancel(c, (c as unknown as { activeQuery: unknown }).activeQuery);
+    cancelVia(api.pgPort, c);
     const error = await running;
     expect(error?.code).toBe('57014');
     await eventually(async () => expect(await sleeping()).toBe(0), 1_000, 50);
@@ -198,19 +208,9 @@ describe('cancel', () => {
   });
 
   test('a CancelRequest that reaches another API instance of the deployment stops the statement too', async () => {
-    const c = client();
-    await c.connect();
-    const running = c.query('SELECT pg_sleep(30)').then(
-      () => null,
-      (e: { code?: string }) => e,
-    );
-    const watch = new Client({ connectionString: `${SERVER}/${sources.name}` });
-    await watch.connect();
-    const sleeping = async () => Number((await watch.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND query = 'SELECT pg_sleep(30)' AND state = 'active'`, [sources.name])).rows[0].n);
-    await eventually(async () => expect(await sleeping()).toBe(1), 10_000);
+    const { c, running, watch, sleeping } = await sleepThroughTheDoor();
     // The cancel goes to the other instance's front door (as a TCP balancer might send it).
-    const canceller = new Client({ host: '127.0.0.1', port: tlsApi.pgPort, user: ADMIN, password: PASSWORD, database: 'Door/pg' });
-    (canceller as unknown as { cancel(client: Client, query: unknown): void }).cancel(c, (c as unknown as { activeQuery: unknown }).activeQuery);
+    cancelVia(tlsApi.pgPort, c);
     expect((await running)?.code).toBe('57014');
     await eventually(async () => expect(await sleeping()).toBe(0), 1_000, 50);
     await c.end();
