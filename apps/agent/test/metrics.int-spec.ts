@@ -76,8 +76,10 @@ test('20 live queries and a failover, counted through a real Prometheus', async 
   await eventually(async () => {
     const byMember = Object.fromEntries((await promql('sum by (member) (gateway_live_queries_total{cluster="Metrics",outcome="ok",via="rest"})')).map((r) => [r.metric.member, Number(r.value[1])]));
     expect(byMember).toEqual({ alpha: 20, bravo: 5 });
-    const failovers = await promql('sum by (reason) (gateway_failovers_total{cluster="Metrics"})');
-    expect(failovers.find((r) => r.metric.reason === 'primary_offline')?.value[1]).toBe('1');
+    // One failover: routing moved the work off the dead primary, or (when a query reached it as it died) the query was
+    // retried on bravo.
+    const failovers = (await promql('sum by (reason) (gateway_failovers_total{cluster="Metrics"})')).filter((r) => Number(r.value[1]) > 0);
+    expect(failovers.map((r) => [r.metric.reason, r.value[1]])).toEqual([[expect.stringMatching(/^(primary_offline|member_lost)$/), '1']]);
     expect(await scalar('gateway_members_online{cluster="Metrics"}')).toBe(1);
     expect(await scalar('sum(gateway_live_query_duration_seconds_count{cluster="Metrics"})')).toBe(25);
     expect(await scalar('sum(gateway_member_live_work_total{member="bravo",kind="query",outcome="ok"})')).toBe(5);
