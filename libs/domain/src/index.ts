@@ -13,4 +13,3 @@ export * from './datasets';
 export * from './pgcopy';
 export * from './protocol';
 export * from './agent-routes';
-export * from './coalesce';

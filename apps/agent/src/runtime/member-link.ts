@@ -12,8 +12,6 @@ import {
   VERSION,
   type MemberMessage,
   type ServerMessageOf,
-  socketOfWebSocket,
-  WriteCoalescer,
 } from '@gateway/domain';
 import { publicKeyOf, signMessage } from '@gateway/domain/crypto';
 import { controlPlaneUrls, type AgentConfig } from '../agent-config';
@@ -87,12 +85,9 @@ export class MemberLink {
     return this.sendText(JSON.stringify(m));
   }
 
-  private readonly writes = new WriteCoalescer(() => socketOfWebSocket(this.ws));
-
   private sendText(text: string): boolean {
     const ws = this.ws;
     if (!ws || !this.ready || ws.readyState !== ws.OPEN) return false;
-    this.writes.hold();
     ws.send(text, () => {
       if (this.drains.length && ws.bufferedAmount <= HIGH_WATER) for (const d of this.drains.splice(0)) d();
     });

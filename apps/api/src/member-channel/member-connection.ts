@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import { isFullDataSource, socketOfWebSocket, WriteCoalescer, type LiveWork, type MemberMessage, type MemberMessageOf, type ServerMessage, type SourceHealth } from '@gateway/domain';
+import { isFullDataSource, type LiveWork, type MemberMessage, type MemberMessageOf, type ServerMessage, type SourceHealth } from '@gateway/domain';
 
 /** The frames of one live request's answer, and how the request can end without one. */
 export type LiveFrame = MemberMessageOf<'result' | 'columns' | 'rows' | 'end' | 'error' | 'params'>;
@@ -58,11 +58,8 @@ export class MemberConnection {
     return this.live.size;
   }
 
-  private readonly writes = new WriteCoalescer(() => socketOfWebSocket(this.ws));
-
   send(message: ServerMessage) {
     if (this.closed) return false;
-    this.writes.hold();
     this.ws.send(JSON.stringify(message));
     return true;
   }
