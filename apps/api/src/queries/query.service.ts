@@ -30,6 +30,8 @@ const WATCH_MS = 50;
 /** Time allowed beyond the query's own timeout for transport. */
 const GRACE_MS = 5_000;
 const CONNECTION_TEST_TIMEOUT_MS = 10_000;
+/** How long a request whose member could not open the credentials waits before its one more try. */
+const CREDENTIALS_RETRY_MS = 150;
 
 export type Cluster = { id: string; name: string; routingMode: string; cpuThreshold: number; memoryThreshold: number; members: MemberRow[] };
 
@@ -225,6 +227,13 @@ export class QueryService {
         if (!outcome.moved) excluded.add(outcome.memberId);
         if (work.kind === 'query') this.metrics.failovers.inc({ cluster: cluster.name, reason: 'member_lost' });
         this.logger.warn(`member ${outcome.memberId} of cluster ${cluster.id} was lost before answering request ${requestId} (${outcome.reason}); sending it to the next server`);
+        continue;
+      }
+      if (outcome.kind === 'error' && outcome.code === 'credentials' && attempt === 1) {
+        // Right after a cluster key rotation the work can reach a member just before its new key does (both on its
+        // connection, from different requests): one more try, a moment later.
+        this.logger.log(`member ${outcome.memberId} of cluster ${cluster.id} could not open the credentials for request ${requestId}; trying once more`);
+        await new Promise((r) => setTimeout(r, CREDENTIALS_RETRY_MS));
         continue;
       }
       if (outcome.kind === 'error' && outcome.code === 'unreachable' && source && attempt === 1) {
