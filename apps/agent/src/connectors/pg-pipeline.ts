@@ -34,7 +34,7 @@ const BATCH_BYTES = 128 * 1024;
 const columnsOf = (fields: { name: string; dataTypeID: number }[]) => fields.map((f) => ({ name: f.name, type: pgTypeName(f.dataTypeID) }));
 
 type Field = { name: string; dataTypeID: number; dataTypeModifier?: number; dataTypeSize?: number };
-const wireColumnsOf = (fields: Field[]) => fields.map((f) => ({ name: f.name, type: pgTypeName(f.dataTypeID), oid: f.dataTypeID, mod: f.dataTypeModifier, size: f.dataTypeSize }));
+export const wireColumnsOf = (fields: Field[]) => fields.map((f) => ({ name: f.name, type: pgTypeName(f.dataTypeID), oid: f.dataTypeID, mod: f.dataTypeModifier, size: f.dataTypeSize }));
 
 /** A front door query (see PgWork): rows stay in PostgreSQL's text form, columns keep their type ids. */
 export interface WireOptions {
@@ -203,8 +203,6 @@ export class ReadOnlyPipeline implements Submittable {
     else this.resolve({ fields: (this.wireOptions ? this.wireFields : this.result.fields) ?? [], rows: this.rows, suspended: this.suspended });
   }
 }
-
-export { wireColumnsOf };
 
 /**
  * Describes a statement without running it (the front door's Describe of a prepared statement): Parse with the

@@ -10,6 +10,9 @@ import { MetricsService } from './metrics.service';
  * members connected to this instance, and each cluster's refresh queue (jobs by state, age of the oldest waiting).
  * A store that is out of reach leaves its gauges out of that scrape rather than failing it.
  */
+/** Gauges collected within this long of each other share one read of the clusters. */
+const SCRAPE_MS = 500;
+
 @Injectable()
 export class MetricsCollectors implements OnModuleInit {
   constructor(
@@ -20,8 +23,14 @@ export class MetricsCollectors implements OnModuleInit {
     private readonly queues: RefreshQueueService,
   ) {}
 
+  private read: { at: number; clusters: Promise<{ id: string; name: string; members: { id: string }[] }[]> } | null = null;
+
+  /** The clusters and their members, read once per scrape (the gauges below all need them). */
   private clusters() {
-    return this.prisma.cluster.findMany({ select: { id: true, name: true, members: { select: { id: true } } } });
+    if (!this.read || Date.now() - this.read.at > SCRAPE_MS) {
+      this.read = { at: Date.now(), clusters: this.prisma.cluster.findMany({ select: { id: true, name: true, members: { select: { id: true } } } }) };
+    }
+    return this.read.clusters;
   }
 
   onModuleInit() {

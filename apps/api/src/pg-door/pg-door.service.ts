@@ -273,7 +273,7 @@ export class PgDoorService implements OnModuleDestroy {
       return await this.dataSources.resolve(user, database.slice(0, slash), database.slice(slash + 1));
     } catch (e) {
       const err = toPgError(e);
-      throw fatal(err.code === '42501' ? '42501' : err.code === '3D000' ? '3D000' : err.code, err.message);
+      throw fatal(err.code, err.message);
     }
   }
 

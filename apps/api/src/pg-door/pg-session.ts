@@ -34,18 +34,28 @@ export interface PgError {
 }
 
 type Statement = { sql: string; types: number[]; local: Local | null; described?: { paramTypes: number[]; columns: AnswerColumn[] } };
-type Portal = { statement: Statement; params: (string | null)[]; formats: number[]; result?: { columns: AnswerColumn[]; rows: (string | null)[][]; at: number; tag?: string }; sql: string };
+type Portal = { statement: Statement; params: (string | null)[]; formats: number[]; result?: { columns: AnswerColumn[]; rows: (string | null)[][]; at: number }; sql: string };
 
 /** Settings the source must see to print values as the client expects (applied with SET LOCAL there). */
 const FORWARDED = new Set(['timezone', 'datestyle', 'intervalstyle', 'extra_float_digits', 'search_path', 'bytea_output']);
-/** Settings PostgreSQL reports with ParameterStatus when they change (names as it spells them). */
-const REPORTED: Record<string, string> = {
-  application_name: 'application_name',
+/** Settings sent with ParameterStatus before the first ReadyForQuery, in this order, as PostgreSQL spells them. */
+const STARTUP: Record<string, string> = {
+  server_version: 'server_version',
+  server_encoding: 'server_encoding',
   client_encoding: 'client_encoding',
   datestyle: 'DateStyle',
   intervalstyle: 'IntervalStyle',
+  integer_datetimes: 'integer_datetimes',
+  standard_conforming_strings: 'standard_conforming_strings',
+  default_transaction_read_only: 'default_transaction_read_only',
+  in_hot_standby: 'in_hot_standby',
+  is_superuser: 'is_superuser',
+  session_authorization: 'session_authorization',
+  application_name: 'application_name',
   timezone: 'TimeZone',
 };
+/** Those of them a client may SET: reported again when they change. */
+const REPORTED: Record<string, string> = Object.fromEntries(['application_name', 'client_encoding', 'datestyle', 'intervalstyle', 'timezone'].map((n) => [n, STARTUP[n]]));
 const OID_TEXT = 25;
 const LOCAL_TAG: Record<string, string> = { begin: 'BEGIN', commit: 'COMMIT', savepoint: 'SAVEPOINT', release: 'RELEASE', discard: 'DISCARD ALL' };
 /** Rows per DataRow batch written at once. */
@@ -129,9 +139,9 @@ export class PgSession {
 
   /** ParameterStatus messages to send before the first ReadyForQuery. */
   startupMessages(): Buffer[] {
-    const names = ['server_version', 'server_encoding', 'client_encoding', 'datestyle', 'intervalstyle', 'integer_datetimes', 'standard_conforming_strings', 'default_transaction_read_only', 'in_hot_standby', 'is_superuser', 'session_authorization', 'application_name', 'timezone'];
-    const reported: Record<string, string> = { ...REPORTED, server_version: 'server_version', server_encoding: 'server_encoding', integer_datetimes: 'integer_datetimes', standard_conforming_strings: 'standard_conforming_strings', default_transaction_read_only: 'default_transaction_read_only', in_hot_standby: 'in_hot_standby', is_superuser: 'is_superuser', session_authorization: 'session_authorization' };
-    return names.filter((n) => this.settings.has(n)).map((n) => enc.parameterStatus(reported[n], this.settings.get(n)!));
+    return Object.entries(STARTUP)
+      .filter(([name]) => this.settings.has(name))
+      .map(([name, spelled]) => enc.parameterStatus(spelled, this.settings.get(name)!));
   }
 
   /** The client's CancelRequest: stop what runs now. */
@@ -313,7 +323,6 @@ export class PgSession {
     if (!portal) throw { code: '34000', message: `portal "${m.portal}" does not exist` } satisfies PgError;
     if (!stripComments(portal.sql)) return void this.out.push(enc.emptyQuery());
     if (portal.statement.local) {
-      if (portal.result) return void this.out.push(enc.commandComplete(portal.result.tag ?? 'SELECT 0'));
       this.runLocal(portal.statement.local, false);
       return;
     }

@@ -30,13 +30,7 @@ export class QueryStatsService implements OnModuleDestroy {
   }
 
   count(clusterId: string, memberId: string | undefined, ok: boolean) {
-    const minute = Math.floor(Date.now() / MINUTE_MS);
-    let byMinute = this.pending.get(clusterId);
-    if (!byMinute) this.pending.set(clusterId, (byMinute = new Map()));
-    let fields = byMinute.get(minute);
-    if (!fields) byMinute.set(minute, (fields = new Map()));
-    const field = `${memberId ?? '-'}:${ok ? 'ok' : 'failed'}`;
-    fields.set(field, (fields.get(field) ?? 0) + 1);
+    this.add(clusterId, Math.floor(Date.now() / MINUTE_MS), `${memberId ?? '-'}:${ok ? 'ok' : 'failed'}`, 1);
   }
 
   async flush() {

@@ -192,9 +192,10 @@ export class QueryService {
       return done;
     } catch (e) {
       const outcome: LiveOutcome = e instanceof QueryCancelled ? 'cancelled' : e instanceof LiveQueryError ? e.code : e instanceof ApiError && e.getStatus() === 503 ? 'unavailable' : e instanceof ApiError && e.getStatus() === 504 ? 'timeout' : 'lost';
-      this.metrics.liveQueries.inc({ cluster: cluster.name, member: nameOf(e instanceof LiveQueryError ? e.memberId : undefined), outcome, via });
+      const memberId = e instanceof LiveQueryError ? e.memberId : undefined;
+      this.metrics.liveQueries.inc({ cluster: cluster.name, member: nameOf(memberId), outcome, via });
       // A caller's cancel is not the cluster failing.
-      if (outcome !== 'cancelled') this.stats.count(cluster.id, e instanceof LiveQueryError ? e.memberId : undefined, false);
+      if (outcome !== 'cancelled') this.stats.count(cluster.id, memberId, false);
       throw e;
     } finally {
       this.metrics.liveDuration.observe({ cluster: cluster.name, via }, (performance.now() - started) / 1000);
