@@ -56,6 +56,8 @@ describe('npm start: first run with a demo, second run reusing it', () => {
   let apiUrl: string;
   let webUrl: string;
   let browser: Browser;
+  /** npm start processes still running, stopped in afterAll when a failed assertion left one behind. */
+  const running = new Set<ChildProcess>();
 
   beforeAll(async () => {
     const [apiPort, webPort] = [await freePort(), await freePort()];
@@ -76,6 +78,7 @@ describe('npm start: first run with a demo, second run reusing it', () => {
 
   afterAll(async () => {
     await browser?.close();
+    await Promise.all([...running].map((child) => Promise.race([stop(child), sleep(20_000)])));
     const admin = new Client({ connectionString: `${SERVER}/postgres` });
     await admin.connect();
     await admin.query(`DROP DATABASE IF EXISTS "gw_test_start_${id}" WITH (FORCE)`);
@@ -90,6 +93,8 @@ describe('npm start: first run with a demo, second run reusing it', () => {
   /** Starts `npm start`'s script; `ready` resolves when it has printed how to sign in (a first build may take minutes). */
   function start(): { child: ChildProcess; out: () => string; ready: Promise<void> } {
     const child = spawn(process.execPath, [path.join(ROOT, 'tools/start.js')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(child);
+    child.once('exit', () => running.delete(child));
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
     child.stderr!.on('data', (d) => (out += d));
