@@ -4,11 +4,15 @@
 // data source on a sample database created in the local PostgreSQL, and a dataset with a schedule. What the
 // demo creates is remembered in .demo/ (git-ignored; DEMO_DIR moves it), so running it again reuses it.
 // Ctrl-C stops everything cleanly (the agents drain first).
+// The portal is served from a production build (`next start`), so it is usable from its first paint; the build is
+// made again only when the portal's sources changed since the last one (tools/portal-build.js). `npm run web` is
+// the portal alone from `next dev`, for working on it.
 const { spawn, spawnSync } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const { Client } = require('pg');
+const { ensurePortalBuild } = require('./portal-build');
 
 const root = path.join(__dirname, '..');
 const apiPort = process.env.API_PORT ?? '3000';
@@ -67,14 +71,14 @@ async function call(method, p, body, token) {
   return json;
 }
 
-async function waitForApi() {
+async function waitFor(url, what) {
   for (let i = 0; i < 600; i++) {
     if (stopping) return;
-    const ok = await fetch(`${apiUrl}/api/health`).then((r) => r.ok, () => false);
+    const ok = await fetch(url).then((r) => r.ok, () => false);
     if (ok) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`the API did not answer on ${apiUrl} within 60 s`);
+  throw new Error(`${what} did not answer on ${url} within 60 s`);
 }
 
 /** The sample database the demo's data source reads: 1,000 orders over four regions. */
@@ -142,8 +146,12 @@ async function ensureDemo() {
 
 (async () => {
   run('api', [path.join(root, 'tools/run-api.js')]);
-  run('web', [require.resolve('next/dist/bin/next'), 'dev', 'apps/web', '--port', webPort, '--hostname', '127.0.0.1']);
-  await waitForApi();
+  // The build (when one is needed) runs while the API starts and the demo is set up.
+  const portal = ensurePortalBuild(root, env, { onSpawn: (build) => children.push(build) }).then(() => {
+    if (!stopping) run('web', [require.resolve('next/dist/bin/next'), 'start', 'apps/web', '--port', webPort, '--hostname', '127.0.0.1']);
+  });
+  portal.catch(() => undefined); // reported below, once awaited
+  await waitFor(`${apiUrl}/api/health`, 'the API');
   let demo = null;
   if (process.env.DEMO !== 'off') {
     try {
@@ -153,6 +161,8 @@ async function ensureDemo() {
       console.error(`start: no demo: ${e.message}`);
     }
   }
+  await portal;
+  await waitFor(`${webUrl}/login`, 'the portal');
   if (stopping) return;
   console.log(`
   Portal:       ${webUrl}
@@ -169,6 +179,6 @@ async function ensureDemo() {
   }
   console.log('\n  Ctrl-C stops everything.\n');
 })().catch((e) => {
-  console.error(`start: ${e.message}`);
+  if (!stopping) console.error(`start: ${e.message}`);
   stop(1);
 });

@@ -1,29 +1,35 @@
 'use client';
 import { Credentials, type TokenResponse } from '@gateway/domain';
-import { useRouter, useSearchParams } from 'next/navigation';
-import { Suspense, useState, type FormEvent } from 'react';
+import { useRouter } from 'next/navigation';
+import { useState, type FormEvent } from 'react';
 import { api } from '../../src/api';
 import { validate, type FieldErrors } from '../../src/forms';
 import { ActionStatus, described, Field, useAction } from '../../src/ui';
 
-function SignIn() {
+/** Only paths of this portal: never an address given by someone else. */
+function nextPath(): string {
+  const next = new URLSearchParams(window.location.search).get('next');
+  return next && next.startsWith('/') && !next.startsWith('//') ? next : '/';
+}
+
+export default function LoginPage() {
   const router = useRouter();
-  const next = useSearchParams().get('next');
-  const [email, setEmail] = useState('');
-  const [password, setPassword] = useState('');
   const [errors, setErrors] = useState<FieldErrors>({});
   const action = useAction();
 
-  const submit = async (e: FormEvent) => {
+  // The inputs are uncontrolled and read at submit: what a visitor types before the page hydrates is kept (a
+  // controlled input's empty initial state would overwrite it). `next` is read then too, so the form is part of
+  // the prerendered HTML instead of waiting for the client to read the query string.
+  const submit = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
-    const v = validate(Credentials, { email, password });
+    const form = new FormData(e.currentTarget);
+    const v = validate(Credentials, { email: form.get('email'), password: form.get('password') });
     setErrors(v.ok ? {} : v.errors);
     if (!v.ok) return;
     const ok = await action.run(async () => {
       await api<TokenResponse>('/auth/login', { method: 'POST', body: v.data });
     });
-    // Only paths of this portal: never an address given by someone else.
-    if (ok) router.push(next && next.startsWith('/') && !next.startsWith('//') ? next : '/');
+    if (ok) router.push(nextPath());
   };
 
   return (
@@ -31,10 +37,10 @@ function SignIn() {
       <h1>Sign in</h1>
       <form onSubmit={submit} noValidate aria-label="Sign in">
         <Field id="email" label="Email" error={errors.email}>
-          <input {...described('email', errors.email)} type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} />
+          <input {...described('email', errors.email)} type="email" autoComplete="username" />
         </Field>
         <Field id="password" label="Password" error={errors.password}>
-          <input {...described('password', errors.password)} type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} />
+          <input {...described('password', errors.password)} type="password" autoComplete="current-password" />
         </Field>
         <ActionStatus action={action} />
         <button type="submit" className="primary" disabled={action.busy}>
@@ -46,13 +52,5 @@ function SignIn() {
         account); later ones by invitation from an admin.
       </p>
     </section>
-  );
-}
-
-export default function LoginPage() {
-  return (
-    <Suspense>
-      <SignIn />
-    </Suspense>
   );
 }
