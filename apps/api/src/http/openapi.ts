@@ -31,10 +31,26 @@ export function collectRoutes(discovery: DiscoveryService, scanner: MetadataScan
   return routes;
 }
 
+const OPERATION_ID = /^[a-z][A-Za-z0-9]*$/;
+
+/** Fails boot on a route without a usable operationId: generated clients name their methods by it. */
+function checkOperationIds(routes: RouteDoc[]) {
+  const seen = new Map<string, string>();
+  for (const { method, path, spec } of routes) {
+    const route = `${method} ${path}`;
+    const id = spec?.operationId;
+    if (!id || !OPERATION_ID.test(id)) throw new Error(`${route}: operationId ${JSON.stringify(id)} must be a camelCase verb phrase such as listClusters; set it in the route's @Endpoint`);
+    const other = seen.get(id);
+    if (other) throw new Error(`${route}: operationId ${id} is already used by ${other}; operationIds must be unique`);
+    seen.set(id, route);
+  }
+}
+
 const schema = (s: ZodType, io: 'input' | 'output') => z.toJSONSchema(s, { io, unrepresentable: 'any', target: 'openapi-3.0' });
 
 /** The OpenAPI 3 document, derived from the same zod schemas that validate requests and shape replies. */
 export function buildOpenApi(routes: RouteDoc[]) {
+  checkOperationIds(routes);
   const paths: Record<string, Record<string, unknown>> = {};
   const errorContent = { 'application/json': { schema: schema(ErrorBody, 'output') } };
   for (const { method, path, spec } of routes) {
@@ -60,6 +76,7 @@ export function buildOpenApi(routes: RouteDoc[]) {
     for (const code of spec.errors ?? []) responses[code] = { description: 'see message', content: errorContent };
     paths[oaPath] ??= {};
     paths[oaPath][method.toLowerCase()] = {
+      operationId: spec.operationId,
       summary: spec.summary,
       tags: [spec.tag],
       ...(spec.auth === 'public' ? { security: [] } : {}),
