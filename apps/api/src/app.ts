@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import { NestFactory, DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { DestinationStream, Logger } from 'pino';
-import type { Config } from './config/config';
+import { publicUrl, type Config } from './config/config';
 import { AppModule } from './app.module';
 import { ensureDatabase, migrate } from './database/bootstrap';
 import { createLogger, PinoNestLogger } from './logging/logger';
@@ -56,7 +56,7 @@ export async function createApp(config: Config, logDestination?: DestinationStre
   // The members' WebSocket endpoint shares the API's server (and its TLS), next to the REST routes.
   app.get(MemberHub).attach(app.getHttpServer() as Server);
   const routes = collectRoutes(app.get(DiscoveryService), app.get(MetadataScanner), 'api');
-  const openapi = buildOpenApi(routes);
+  const openapi = buildOpenApi(routes, publicUrl(config));
   fastify.get('/api/openapi.json', (_req, reply) => void reply.send(openapi));
   // Prometheus' scrape: with METRICS_TOKEN as bearer token (METRICS_PORT serves them without one, see main.ts).
   const metrics = app.get(MetricsService);
