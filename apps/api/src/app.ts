@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import { NestFactory, DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { DestinationStream, Logger } from 'pino';
-import type { Config } from './config/config';
+import { publicUrl, type Config } from './config/config';
 import { AppModule } from './app.module';
 import { ensureDatabase, migrate } from './database/bootstrap';
 import { createLogger, PinoNestLogger } from './logging/logger';
@@ -20,6 +20,8 @@ export interface AppHandle {
   app: NestFastifyApplication;
   logger: Logger;
   openapi: ReturnType<typeof buildOpenApi>;
+  /** Every route Fastify serves (HEAD ones included), as registered: what the document is checked against. */
+  routes: { method: string; url: string }[];
 }
 
 /** Builds the API: database created and migrated, routes, validation, OpenAPI. Shared by main.ts and the tests. */
@@ -35,6 +37,10 @@ export async function createApp(config: Config, logDestination?: DestinationStre
   // HTTPS (and the members' wss://) when given a certificate; otherwise plain HTTP, e.g. behind a TLS terminator.
   const https = config.TLS_CERT_FILE && config.TLS_KEY_FILE ? { cert: readFileSync(config.TLS_CERT_FILE), key: readFileSync(config.TLS_KEY_FILE) } : null;
   const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, trustProxy, ...(https ? { https } : {}) });
+  const routes: AppHandle['routes'] = [];
+  adapter.getInstance().addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+  });
   // The API speaks JSON only: other bodies are refused with 415 rather than read as strings.
   adapter.getInstance().removeContentTypeParser(['text/plain']);
   // Refresh chunks from agents arrive as raw bytes (gzip-compressed NDJSON).
@@ -55,8 +61,7 @@ export async function createApp(config: Config, logDestination?: DestinationStre
   await app.init();
   // The members' WebSocket endpoint shares the API's server (and its TLS), next to the REST routes.
   app.get(MemberHub).attach(app.getHttpServer() as Server);
-  const routes = collectRoutes(app.get(DiscoveryService), app.get(MetadataScanner), 'api');
-  const openapi = buildOpenApi(routes);
+  const openapi = buildOpenApi(collectRoutes(app.get(DiscoveryService), app.get(MetadataScanner), 'api'), publicUrl(config));
   fastify.get('/api/openapi.json', (_req, reply) => void reply.send(openapi));
   // Prometheus' scrape: with METRICS_TOKEN as bearer token (METRICS_PORT serves them without one, see main.ts).
   const metrics = app.get(MetricsService);
@@ -68,5 +73,5 @@ export async function createApp(config: Config, logDestination?: DestinationStre
     return reply.type(metrics.contentType).send(await metrics.text());
   });
   serveDocsUi(fastify, '/api/openapi.json');
-  return { app, logger, openapi };
+  return { app, logger, openapi, routes };
 }

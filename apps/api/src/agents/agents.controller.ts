@@ -21,19 +21,19 @@ export class AgentsController {
   ) {}
 
   @Post('challenge')
-  @Endpoint({ tag: 'agents', summary: 'A nonce for a member to sign with its own key', auth: 'public', body: AgentChallengeRequest, response: AgentChallenge, status: 201, errors: [404] })
+  @Endpoint({ operationId: 'createAgentChallenge', tag: 'agents', summary: 'A nonce for a member to sign with its own key', auth: 'public', body: AgentChallengeRequest, response: AgentChallenge, status: 201, errors: [404] })
   challenge(@Body() body: z.infer<typeof AgentChallengeRequest>) {
     return this.auth.challenge(body.memberId);
   }
 
   @Post('token')
-  @Endpoint({ tag: 'agents', summary: 'Exchange a signed nonce for a short-lived member token', auth: 'public', body: AgentTokenRequest, response: AgentToken, status: 201 })
+  @Endpoint({ operationId: 'createAgentToken', tag: 'agents', summary: 'Exchange a signed nonce for a short-lived member token', auth: 'public', body: AgentTokenRequest, response: AgentToken, status: 201 })
   token(@Body() body: z.infer<typeof AgentTokenRequest>) {
     return this.auth.token(body.challengeId, body.signature);
   }
 
   @Get('config')
-  @Endpoint({ tag: 'agents', summary: 'The member\'s view of its cluster: routing, members, heartbeat (its connection gets the same)', auth: 'member', response: AgentConfigView, errors: [404] })
+  @Endpoint({ operationId: 'getAgentConfig', tag: 'agents', summary: 'The member\'s view of its cluster: routing, members, heartbeat (its connection gets the same)', auth: 'member', response: AgentConfigView, errors: [404] })
   async config(@CurrentMember() who: AuthMember) {
     const member = await this.prisma.member.findUnique({ where: { id: who.id }, include: { cluster: { include: { members: { orderBy: { joinOrder: 'asc' } } } } } });
     if (!member) throw notFound('this member no longer exists');
@@ -50,7 +50,7 @@ export class AgentsController {
   }
 
   @Get('me')
-  @Endpoint({ tag: 'agents', summary: 'The authenticated member and its cluster', auth: 'member', response: AgentSelf, errors: [404] })
+  @Endpoint({ operationId: 'getAgentSelf', tag: 'agents', summary: 'The authenticated member and its cluster', auth: 'member', response: AgentSelf, errors: [404] })
   async me(@CurrentMember() who: AuthMember) {
     const member = await this.prisma.member.findUnique({ where: { id: who.id }, include: { cluster: true } });
     if (!member) throw notFound('this member no longer exists');

@@ -1,4 +1,4 @@
-import { loadConfig, ConfigError } from './config';
+import { loadConfig, ConfigError, publicUrl } from './config';
 
 describe('loadConfig', () => {
   it('has defaults that work on a developer machine', () => {
@@ -23,6 +23,8 @@ describe('loadConfig', () => {
     ['REDIS_PREFIX', 'has space'],
     ['TRUST_PROXY', 'everyone'],
     ['LIVE_MAX_BYTES', '12'],
+    ['API_PUBLIC_URL', 'gateway.example.com'],
+    ['API_PUBLIC_URL', 'https://gateway.example.com/'],
   ])('refuses %s=%s with one line naming the variable', (name, value) => {
     let error: unknown;
     try {
@@ -43,5 +45,11 @@ describe('loadConfig', () => {
   it('knows nothing of Redis addresses for agents any more', () => {
     expect(Object.keys(loadConfig({}))).not.toEqual(expect.arrayContaining(['AGENT_REDIS_URL']));
     expect(Object.keys(loadConfig({}))).not.toContain('REDIS_AGENT_ACL');
+  });
+
+  it('gives the API public URL as configured, else the address the API listens on', () => {
+    expect(publicUrl(loadConfig({ API_PUBLIC_URL: 'https://gateway.example.com' }))).toBe('https://gateway.example.com');
+    expect(publicUrl(loadConfig({}))).toBe('http://127.0.0.1:3000');
+    expect(publicUrl(loadConfig({ API_HOST: '::1', API_PORT: '8443', TLS_CERT_FILE: '/c.pem', TLS_KEY_FILE: '/k.pem' }))).toBe('https://[::1]:8443');
   });
 });

@@ -36,6 +36,13 @@ export const ConfigSchema = z.object({
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be 1-64 letters, digits, _ . or -' }).default('gw'),
   API_PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).default(3000),
   API_HOST: z.string().min(1).default('127.0.0.1'),
+  /**
+   * Where clients reach the API, e.g. https://gateway.example.com behind a proxy or TLS terminator: the OpenAPI
+   * document's `servers`. Default: http(s)://API_HOST:API_PORT.
+   */
+  API_PUBLIC_URL: url(['http:', 'https:'])
+    .refine((v) => !v.endsWith('/'), { error: 'must not end with a slash' })
+    .optional(),
   /** The PostgreSQL front door's port, at API_HOST (0 turns it off). */
   PG_PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).default(5433),
   /** The bearer token Prometheus sends to scrape GET /api/metrics (unset: that route answers 404). */
@@ -106,5 +113,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   return result.data;
 }
+
+/** The API's URL as its clients see it: API_PUBLIC_URL, else the address it listens on. */
+export const publicUrl = (config: Config) =>
+  config.API_PUBLIC_URL ?? `${config.TLS_CERT_FILE ? 'https' : 'http'}://${config.API_HOST.includes(':') ? `[${config.API_HOST}]` : config.API_HOST}:${config.API_PORT}`;
 
 export const CONFIG = Symbol('CONFIG');

@@ -22,49 +22,50 @@ export class DatasetsController {
   ) {}
 
   @Post()
-  @Endpoint({ tag: 'datasets', summary: 'Create a dataset: a named query on a data source, with an optional schedule (cron and time zone)', auth: 'user', body: CreateDatasetRequest, response: DatasetView, status: 201, errors: [403, 404, 409] })
+  @Endpoint({ operationId: 'createDataset', tag: 'datasets', summary: 'Create a dataset: a named query on a data source, with an optional schedule (cron and time zone)', auth: 'user', body: CreateDatasetRequest, response: DatasetView, status: 201, errors: [403, 404, 409] })
   create(@CurrentUser() user: AuthUser, @Body() body: CreateDatasetRequest) {
     return this.datasets.create(user, body);
   }
 
   @Get()
-  @Endpoint({ tag: 'datasets', summary: 'The datasets you can see, optionally of one cluster', auth: 'user', query: ListQuery, response: z.array(DatasetView), errors: [404] })
+  @Endpoint({ operationId: 'listDatasets', tag: 'datasets', summary: 'The datasets you can see, optionally of one cluster', auth: 'user', query: ListQuery, response: z.array(DatasetView), errors: [404] })
   list(@CurrentUser() user: AuthUser, @Query() query: z.infer<typeof ListQuery>) {
     return this.datasets.list(user, query.cluster);
   }
 
   @Get(':id')
-  @Endpoint({ tag: 'datasets', summary: 'One dataset', auth: 'user', params: IdParams, response: DatasetView, errors: [404] })
+  @Endpoint({ operationId: 'getDataset', tag: 'datasets', summary: 'One dataset', auth: 'user', params: IdParams, response: DatasetView, errors: [404] })
   get(@CurrentUser() user: AuthUser, @Param('id') id: string) {
     return this.datasets.get(user, id);
   }
 
   @Patch(':id')
-  @Endpoint({ tag: 'datasets', summary: 'Change a dataset: its query, schedule (null removes it), retry policy, retention, enabled flag', auth: 'user', params: IdParams, body: UpdateDatasetRequest, response: DatasetView, errors: [403, 404, 409] })
+  @Endpoint({ operationId: 'updateDataset', tag: 'datasets', summary: 'Change a dataset: its query, schedule (null removes it), retry policy, retention, enabled flag', auth: 'user', params: IdParams, body: UpdateDatasetRequest, response: DatasetView, errors: [403, 404, 409] })
   update(@CurrentUser() user: AuthUser, @Param('id') id: string, @Body() body: UpdateDatasetRequest) {
     return this.datasets.update(user, id, body);
   }
 
   @Delete(':id')
-  @Endpoint({ tag: 'datasets', summary: 'Delete a dataset with its refreshes and snapshots', auth: 'user', params: IdParams, status: 204, errors: [403, 404] })
+  @Endpoint({ operationId: 'deleteDataset', tag: 'datasets', summary: 'Delete a dataset with its refreshes and snapshots', auth: 'user', params: IdParams, status: 204, errors: [403, 404] })
   async remove(@CurrentUser() user: AuthUser, @Param('id') id: string) {
     await this.datasets.remove(user, id);
   }
 
   @Post(':id/refreshes')
-  @Endpoint({ tag: 'refreshes', summary: 'Refresh now', auth: 'user', params: IdParams, response: RefreshView, status: 201, errors: [404] })
+  @Endpoint({ operationId: 'refreshDataset', tag: 'refreshes', summary: 'Refresh now', auth: 'user', params: IdParams, response: RefreshView, status: 201, errors: [404] })
   refreshNow(@CurrentUser() user: AuthUser, @Param('id') id: string) {
     return this.refreshes.refreshNow(user, id);
   }
 
   @Get(':id/refreshes')
-  @Endpoint({ tag: 'refreshes', summary: 'The refresh history of a dataset, newest first, with every attempt', auth: 'user', params: IdParams, query: RefreshListQuery, response: z.array(RefreshView), errors: [404] })
+  @Endpoint({ operationId: 'listRefreshes', tag: 'refreshes', summary: 'The refresh history of a dataset, newest first, with every attempt', auth: 'user', params: IdParams, query: RefreshListQuery, response: z.array(RefreshView), errors: [404] })
   history(@CurrentUser() user: AuthUser, @Param('id') id: string, @Query() query: z.infer<typeof RefreshListQuery>) {
     return this.refreshes.list(user, id, query.limit);
   }
 
   @Get(':id/data')
   @Endpoint({
+    operationId: 'exportDatasetData',
     tag: 'datasets',
     summary: 'Stream the latest successful snapshot as CSV or NDJSON',
     auth: 'user',

@@ -24,7 +24,7 @@ export class HealthController {
   ) {}
 
   @Get()
-  @Endpoint({ tag: 'health', summary: 'Whether the API reaches PostgreSQL and Redis (503 when it does not)', auth: 'public', response: Health, errors: [503] })
+  @Endpoint({ operationId: 'getHealth', tag: 'health', summary: 'Whether the API reaches PostgreSQL and Redis (503 when it does not)', auth: 'public', response: Health, errors: [503] })
   async health(@Res({ passthrough: true }) reply: FastifyReply): Promise<Health> {
     const [database, redis] = await Promise.all([probe(() => this.prisma.$queryRaw`SELECT 1`), probe(() => this.redis.client.ping())]);
     const ok = database.status === 'up' && redis.status === 'up';

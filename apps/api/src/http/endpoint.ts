@@ -8,6 +8,11 @@ export type Auth = 'public' | 'user' | 'member';
  * validation guard, the response shaping below and the OpenAPI document all read it, so they cannot disagree.
  */
 export interface EndpointSpec {
+  /**
+   * The operation's name in the OpenAPI document, and so the method name in generated clients: a camelCase verb
+   * phrase (`listClusters`, `signIn`, `runQuery`), unique across the API. Never rename one: clients call it by name.
+   */
+  operationId: string;
   summary: string;
   auth: Auth;
   tag: string;

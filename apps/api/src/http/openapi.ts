@@ -1,9 +1,10 @@
 import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import type { DiscoveryService, MetadataScanner } from '@nestjs/core';
-import { z, type ZodType } from 'zod';
+import type { ZodType } from 'zod';
 import { ErrorBody, VERSION } from '@gateway/domain';
 import { ENDPOINT, type EndpointSpec } from './endpoint';
+import { OpenApiSchemas } from './openapi-schemas';
 
 export interface RouteDoc {
   method: string;
@@ -31,10 +32,29 @@ export function collectRoutes(discovery: DiscoveryService, scanner: MetadataScan
   return routes;
 }
 
-const schema = (s: ZodType, io: 'input' | 'output') => z.toJSONSchema(s, { io, unrepresentable: 'any', target: 'openapi-3.0' });
+const OPERATION_ID = /^[a-z][A-Za-z0-9]*$/;
 
-/** The OpenAPI 3 document, derived from the same zod schemas that validate requests and shape replies. */
-export function buildOpenApi(routes: RouteDoc[]) {
+/** Fails boot on a route without a usable operationId: generated clients name their methods by it. */
+function checkOperationIds(routes: RouteDoc[]) {
+  const seen = new Map<string, string>();
+  for (const { method, path, spec } of routes) {
+    const route = `${method} ${path}`;
+    const id = spec?.operationId;
+    if (!id || !OPERATION_ID.test(id)) throw new Error(`${route}: operationId ${JSON.stringify(id)} must be a camelCase verb phrase such as listClusters; set it in the route's @Endpoint`);
+    const other = seen.get(id);
+    if (other) throw new Error(`${route}: operationId ${id} is already used by ${other}; operationIds must be unique`);
+    seen.set(id, route);
+  }
+}
+
+/**
+ * The OpenAPI 3.1 document, derived from the same zod schemas that validate requests and shape replies.
+ * `serverUrl` is where clients reach the API (config: API_PUBLIC_URL).
+ */
+export function buildOpenApi(routes: RouteDoc[], serverUrl: string) {
+  checkOperationIds(routes);
+  const schemas = new OpenApiSchemas();
+  const schema = (s: ZodType, io: 'input' | 'output') => schemas.schema(s, io);
   const paths: Record<string, Record<string, unknown>> = {};
   const errorContent = { 'application/json': { schema: schema(ErrorBody, 'output') } };
   for (const { method, path, spec } of routes) {
@@ -42,7 +62,7 @@ export function buildOpenApi(routes: RouteDoc[]) {
     const parameters: unknown[] = [];
     for (const [location, s] of [['path', spec.params], ['query', spec.query]] as const) {
       if (!s) continue;
-      const js = schema(s, 'input') as { properties?: Record<string, unknown>; required?: string[] };
+      const js = schemas.parameters(s) as { properties?: Record<string, unknown>; required?: string[] };
       for (const [name, p] of Object.entries(js.properties ?? {})) {
         parameters.push({ name, in: location, required: location === 'path' || (js.required ?? []).includes(name), schema: p });
       }
@@ -60,6 +80,7 @@ export function buildOpenApi(routes: RouteDoc[]) {
     for (const code of spec.errors ?? []) responses[code] = { description: 'see message', content: errorContent };
     paths[oaPath] ??= {};
     paths[oaPath][method.toLowerCase()] = {
+      operationId: spec.operationId,
       summary: spec.summary,
       tags: [spec.tag],
       ...(spec.auth === 'public' ? { security: [] } : {}),
@@ -70,12 +91,13 @@ export function buildOpenApi(routes: RouteDoc[]) {
     };
   }
   return {
-    openapi: '3.0.3',
-    info: { title: 'Gateway control plane', version: VERSION, description:
+    openapi: '3.1.0',
+    info: { title: 'Gateway control plane', version: VERSION, license: { name: 'MIT', identifier: 'MIT' }, description:
         "On-premises data gateway with high-availability clusters. Members (gateway agents) do not use these routes for their work: each keeps one WebSocket to `/api/agents/connect` (wss:// when the API serves HTTPS), authenticated by signing a per-connection nonce with its Ed25519 key; every message both ways is a zod schema of libs/domain/src/protocol.ts. The member's remaining HTTPS calls are the `agents` routes below.",
     },
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    servers: [{ url: serverUrl }],
     security: [{ bearer: [] }],
     paths,
+    components: { schemas: schemas.components(), securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
   };
 }

@@ -10,31 +10,31 @@ export class MembersController {
   constructor(private readonly members: MembersService) {}
 
   @Patch(':id')
-  @Endpoint({ tag: 'members', summary: 'Enable or disable a member, rename it, describe it', auth: 'user', params: IdParams, body: UpdateMemberRequest, response: MemberView, errors: [403, 404, 409] })
+  @Endpoint({ operationId: 'updateMember', tag: 'members', summary: 'Enable or disable a member, rename it, describe it', auth: 'user', params: IdParams, body: UpdateMemberRequest, response: MemberView, errors: [403, 404, 409] })
   update(@CurrentUser() user: AuthUser, @Param('id') id: string, @Body() body: UpdateMemberRequest) {
     return this.members.update(user, id, body);
   }
 
   @Post(':id/promote')
-  @Endpoint({ tag: 'members', summary: 'Make a member the primary of its cluster', auth: 'user', params: IdParams, response: MemberView, errors: [403, 404] })
+  @Endpoint({ operationId: 'promoteMember', tag: 'members', summary: 'Make a member the primary of its cluster', auth: 'user', params: IdParams, response: MemberView, errors: [403, 404] })
   promote(@CurrentUser() user: AuthUser, @Param('id') id: string) {
     return this.members.promote(user, id);
   }
 
   @Post(':id/drain')
-  @Endpoint({ tag: 'members', summary: 'Drain a member: it takes no new work and finishes what it runs (shown as draining, then drained), so it can be stopped and upgraded', auth: 'user', params: IdParams, response: MemberView, status: 200, errors: [403, 404] })
+  @Endpoint({ operationId: 'drainMember', tag: 'members', summary: 'Drain a member: it takes no new work and finishes what it runs (shown as draining, then drained), so it can be stopped and upgraded', auth: 'user', params: IdParams, response: MemberView, status: 200, errors: [403, 404] })
   drain(@CurrentUser() user: AuthUser, @Param('id') id: string) {
     return this.members.drain(user, id, true);
   }
 
   @Post(':id/resume')
-  @Endpoint({ tag: 'members', summary: 'Resume a drained member: it takes work again', auth: 'user', params: IdParams, response: MemberView, status: 200, errors: [403, 404] })
+  @Endpoint({ operationId: 'resumeMember', tag: 'members', summary: 'Resume a drained member: it takes work again', auth: 'user', params: IdParams, response: MemberView, status: 200, errors: [403, 404] })
   resume(@CurrentUser() user: AuthUser, @Param('id') id: string) {
     return this.members.drain(user, id, false);
   }
 
   @Delete(':id')
-  @Endpoint({ tag: 'members', summary: 'Remove a member from its cluster (not the primary: promote another first)', auth: 'user', params: IdParams, status: 204, errors: [403, 404, 409] })
+  @Endpoint({ operationId: 'removeMember', tag: 'members', summary: 'Remove a member from its cluster (not the primary: promote another first)', auth: 'user', params: IdParams, status: 204, errors: [403, 404, 409] })
   async remove(@CurrentUser() user: AuthUser, @Param('id') id: string) {
     await this.members.remove(user, id);
   }

@@ -11,6 +11,7 @@ export class QueriesController {
 
   @Post(':id/query')
   @Endpoint({
+    operationId: 'runQuery',
     tag: 'queries',
     summary: 'Run a read-only query (DirectQuery) through the cluster: on the primary, or another online member when it cannot serve',
     auth: 'user',
@@ -24,7 +25,7 @@ export class QueriesController {
   }
 
   @Post(':id/test')
-  @Endpoint({ tag: 'queries', summary: 'Test the connection to a data source through the cluster', auth: 'user', params: IdParams, response: ConnectionTestResult, errors: [404, 502, 503, 504] })
+  @Endpoint({ operationId: 'testDataSource', tag: 'queries', summary: 'Test the connection to a data source through the cluster', auth: 'user', params: IdParams, response: ConnectionTestResult, errors: [404, 502, 503, 504] })
   test(@CurrentUser() user: AuthUser, @Param('id') id: string) {
     return this.queries.testConnection(user, id);
   }
