@@ -1,18 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import path from 'node:path';
-import { Client } from 'pg';
-import { Redis } from 'ioredis';
-import { eventually, freePort } from '../apps/agent/test/support/processes';
+import { dropRedisPrefix, eventually, freePort, ROOT, tempDir, testDatabase, testRedisPrefix } from '@gateway/testing';
 
 // `npm start` on a fresh deployment and again: the demo is created once, then reused; Ctrl-C stops it all.
-const ROOT = path.join(__dirname, '..');
-const SERVER = process.env.TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432';
 
 describe('npm start: first run with a demo, second run reusing it', () => {
-  const id = `${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
-  const demoDir = mkdtempSync(path.join(tmpdir(), 'gateway-demo-'));
+  const db = testDatabase('gw_test_start');
+  const demo = testDatabase('gw_src_demo');
+  const redisPrefix = testRedisPrefix();
+  const demoDir = tempDir('gateway-demo-');
   let env: Record<string, string>;
   let apiUrl: string;
 
@@ -23,24 +20,18 @@ describe('npm start: first run with a demo, second run reusing it', () => {
       ...(process.env as Record<string, string>),
       API_PORT: String(apiPort),
       WEB_PORT: String(webPort),
-      DATABASE_URL: `${SERVER}/gw_test_start_${id}`,
-      REDIS_PREFIX: `gwtest-start-${id}`,
+      DATABASE_URL: db.url,
+      REDIS_PREFIX: redisPrefix,
       DEMO_DIR: demoDir,
-      DEMO_DATABASE: `gw_src_demo_${id}`,
+      DEMO_DATABASE: demo.name,
       LOG_LEVEL: 'warn',
     };
   });
 
   afterAll(async () => {
-    const admin = new Client({ connectionString: `${SERVER}/postgres` });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS "gw_test_start_${id}" WITH (FORCE)`);
-    await admin.query(`DROP DATABASE IF EXISTS "gw_src_demo_${id}" WITH (FORCE)`);
-    await admin.end();
-    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-    const keys = await redis.keys(`gwtest-start-${id}*`);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
+    await db.drop();
+    await demo.drop();
+    await dropRedisPrefix(redisPrefix);
   });
 
   /** Runs `npm start`'s script until it prints how to sign in; returns its output so far and the process. */
