@@ -10,12 +10,12 @@ import {
   firstAdminToken,
   freePort,
   installMember,
+  ROOT,
   sleep,
   startAgent,
   startApiProcess,
 } from '@gateway/testing';
 
-const ROOT = path.join(__dirname, '../../..');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** A 1280x800 picture of every page, for reviewers (git-ignored). */
 const SHOTS = path.join(__dirname, '..', 'screenshots');
