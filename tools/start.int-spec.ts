@@ -1,22 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Client } from 'pg';
-import { Redis } from 'ioredis';
 import { chromium, type Browser, type Route } from 'playwright-core';
-import { eventually, freePort, sleep } from '../apps/agent/test/support/processes';
+import { dropRedisPrefix, eventually, freePort, ROOT, sleep, tempDir, testDatabase, testRedisPrefix } from '@gateway/testing';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { portalInputsHash } = require('./portal-build') as { portalInputsHash: (root: string) => { hash: string; dirs: string[] } };
 
 // `npm start` on a fresh deployment and again: the demo is created once, then reused; the portal is a production
 // build, made again only when its sources changed, and keeps what a visitor types before it hydrates; Ctrl-C stops it all.
-const ROOT = path.join(__dirname, '..');
-const SERVER = process.env.TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 describe('the portal build npm start keeps', () => {
-  const root = mkdtempSync(path.join(tmpdir(), 'gateway-portal-inputs-'));
+  const root = tempDir('gateway-portal-inputs-');
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
   it('changes its inputs hash for the portal, the libs it imports and the lockfile, not for its build output or tests', () => {
@@ -50,8 +45,10 @@ describe('the portal build npm start keeps', () => {
 });
 
 describe('npm start: first run with a demo, second run reusing it', () => {
-  const id = `${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
-  const demoDir = mkdtempSync(path.join(tmpdir(), 'gateway-demo-'));
+  const db = testDatabase('gw_test_start');
+  const demo = testDatabase('gw_src_demo');
+  const redisPrefix = testRedisPrefix();
+  const demoDir = tempDir('gateway-demo-');
   let env: Record<string, string>;
   let apiUrl: string;
   let webUrl: string;
@@ -69,10 +66,10 @@ describe('npm start: first run with a demo, second run reusing it', () => {
       ...(process.env as Record<string, string>),
       API_PORT: String(apiPort),
       WEB_PORT: String(webPort),
-      DATABASE_URL: `${SERVER}/gw_test_start_${id}`,
-      REDIS_PREFIX: `gwtest-start-${id}`,
+      DATABASE_URL: db.url,
+      REDIS_PREFIX: redisPrefix,
       DEMO_DIR: demoDir,
-      DEMO_DATABASE: `gw_src_demo_${id}`,
+      DEMO_DATABASE: demo.name,
       LOG_LEVEL: 'warn',
     };
   });
@@ -80,15 +77,9 @@ describe('npm start: first run with a demo, second run reusing it', () => {
   afterAll(async () => {
     await browser?.close();
     await Promise.all([...running].map((child) => Promise.race([stop(child), sleep(20_000)])));
-    const admin = new Client({ connectionString: `${SERVER}/postgres` });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS "gw_test_start_${id}" WITH (FORCE)`);
-    await admin.query(`DROP DATABASE IF EXISTS "gw_src_demo_${id}" WITH (FORCE)`);
-    await admin.end();
-    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-    const keys = await redis.keys(`gwtest-start-${id}*`);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
+    await db.drop();
+    await demo.drop();
+    await dropRedisPrefix(redisPrefix);
   });
 
   /** Starts `npm start`'s script; `ready` resolves when it has printed how to sign in (a first build may take minutes). */

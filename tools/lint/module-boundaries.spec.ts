@@ -30,6 +30,10 @@ describe('module boundaries', () => {
     ['an app importing another app', 'apps/agent/src/violation.ts', "import { createApp } from '../../api/src/app';\nexport const x = createApp;"],
     ['routing importing a package', 'libs/routing/src/violation.ts', "import { z } from 'zod';\nexport const x = z;"],
     ['the domain importing routing', 'libs/domain/src/violation.ts', "import { route } from '@gateway/routing';\nexport const x = route;"],
+    ["an app's source importing the test support", 'apps/api/src/violation.ts', "import { eventually } from '@gateway/testing';\nexport const x = eventually;"],
+    ["the portal's source importing the test support", 'apps/web/app/violation.tsx', "import { sleep } from '@gateway/testing';\nexport const x = sleep;"],
+    ["a lib's source importing the test support", 'libs/domain/src/violation.ts', "import { eventually } from '@gateway/testing';\nexport const x = eventually;"],
+    ['the test support importing an app', 'libs/testing/src/violation.ts', "import { createApp } from '../../../apps/api/src/app';\nexport const x = createApp;"],
   ])('fails the lint on %s', async (_label, file, code) => {
     expect((await boundaryErrors(file, code)).length).toBeGreaterThan(0);
   }, 60_000);
@@ -37,6 +41,10 @@ describe('module boundaries', () => {
   it.each([
     ['routing importing the domain', 'libs/routing/src/ok.ts', "import { DEFAULT_ROUTING } from '@gateway/domain';\nexport const x = DEFAULT_ROUTING;"],
     ['an app importing both libs', 'apps/api/src/ok.ts', "import { DEFAULT_ROUTING } from '@gateway/domain';\nimport { route } from '@gateway/routing';\nexport const x = [DEFAULT_ROUTING, route];"],
+    ['an integration test importing the test support', 'apps/agent/test/ok.int-spec.ts', "import { eventually } from '@gateway/testing';\nexport const x = eventually;"],
+    ["the portal's end-to-end test importing the test support", 'apps/web/e2e/ok.e2e-spec.ts', "import { startApiProcess } from '@gateway/testing';\nexport const x = startApiProcess;"],
+    ["a lib's unit test importing the test support", 'libs/domain/src/ok.spec.ts', "import { eventually } from '@gateway/testing';\nexport const x = eventually;"],
+    ['the test support importing a lib', 'libs/testing/src/ok.ts', "import { DEFAULT_ROUTING } from '@gateway/domain';\nexport const x = DEFAULT_ROUTING;"],
   ])('allows %s', async (_label, file, code) => {
     expect(await boundaryErrors(file, code)).toEqual([]);
   }, 60_000);

@@ -14,8 +14,17 @@ import { Agent as HttpAgent, request } from 'node:http';
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
-import { firstAdminToken, installMember, REDIS_URL, sleep, startAgent, startApiProcess, dropRedisPrefix, type AgentProcess } from '../test/support/processes';
-import { createSampleSources } from '../test/support/sources';
+import {
+  type AgentProcess,
+  createSampleSources,
+  dropRedisPrefix,
+  firstAdminToken,
+  installMember,
+  REDIS_URL,
+  sleep,
+  startAgent,
+  startApiProcess,
+} from '@gateway/testing';
 
 const arg = (args: string[], name: string, fallback: number) => {
   const i = args.indexOf(`--${name}`);

@@ -12,7 +12,7 @@ import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
-import { firstAdminToken, freePort, installMember, json, sleep, startAgent, startApiProcess, tempDir, type AgentProcess } from '../test/support/processes';
+import { type AgentProcess, firstAdminToken, freePort, installMember, json, sleep, startAgent, startApiProcess, tempDir } from '@gateway/testing';
 
 const exec = promisify(execFile);
 const SERVER = process.env.TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432';

@@ -9,8 +9,17 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Client } from 'pg';
-import { eventually, firstAdminToken, installMember, json, sleep, startAgent, startApiProcess, type AgentProcess } from '../test/support/processes';
-import { createSampleSources } from '../test/support/sources';
+import {
+  type AgentProcess,
+  createSampleSources,
+  eventually,
+  firstAdminToken,
+  installMember,
+  json,
+  sleep,
+  startAgent,
+  startApiProcess,
+} from '@gateway/testing';
 
 const arg = (args: string[], name: string, fallback: number) => {
   const i = args.indexOf(`--${name}`);

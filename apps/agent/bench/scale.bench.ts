@@ -13,7 +13,7 @@ import { Client } from 'pg';
 import { WebSocket } from 'ws';
 import { MEMBER_CONNECT_PATH, memberConnectMessage, PROTOCOL_VERSION, VERSION, type MemberMessage, type ServerMessage } from '@gateway/domain';
 import { generateMemberKeyPair, signMessage } from '@gateway/domain/crypto';
-import { firstAdminToken, json, sleep, startApiProcess } from '../test/support/processes';
+import { firstAdminToken, json, sleep, startApiProcess } from '@gateway/testing';
 
 const METRICS_TOKEN = 'scale-bench-metrics-token-0123';
 const PER_CLUSTER = 10;

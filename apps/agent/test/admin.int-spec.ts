@@ -1,7 +1,19 @@
 import { Redis } from 'ioredis';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { eventually, firstAdminToken, gateway, installMember, json, REDIS_URL, startAgent, startApiProcess, tempDir, type AgentProcess, type ApiProcess } from './support/processes';
+import {
+  type AgentProcess,
+  type ApiProcess,
+  eventually,
+  firstAdminToken,
+  gateway,
+  installMember,
+  json,
+  REDIS_URL,
+  startAgent,
+  startApiProcess,
+  tempDir,
+} from '@gateway/testing';
 
 /** The admin commands (the reference product's PowerShell scripts) against a real API, in table and JSON form. */
 const PASSWORD = 'correct horse battery staple';

@@ -2,6 +2,9 @@ import { Client } from 'pg';
 import { Redis } from 'ioredis';
 import { clusterKeys } from '@gateway/domain';
 import {
+  type AgentProcess,
+  type ApiProcess,
+  createSampleSources,
   dumpDatabase,
   dumpRedis,
   eventually,
@@ -12,10 +15,7 @@ import {
   sleep,
   startAgent,
   startApiProcess,
-  type AgentProcess,
-  type ApiProcess,
-} from './support/processes';
-import { createSampleSources } from './support/sources';
+} from '@gateway/testing';
 
 /** Real API, real agent processes, real PostgreSQL, MariaDB and Redis. */
 const RECOVERY_KEY = 'cluster-test-recovery-key';

@@ -1,5 +1,14 @@
-import { eventually, firstAdminToken, installMember, json, startAgent, startApiProcess, type AgentProcess, type ApiProcess } from './support/processes';
-import { createSampleSources } from './support/sources';
+import {
+  type AgentProcess,
+  type ApiProcess,
+  createSampleSources,
+  eventually,
+  firstAdminToken,
+  installMember,
+  json,
+  startAgent,
+  startApiProcess,
+} from '@gateway/testing';
 
 /**
  * Concurrency that means what it says: a member runs --live-concurrency queries at once on one data source (its

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { Client } from 'pg';
-import { dumpDatabase, firstAdminToken, gateway, startApiProcess, tempDir, type ApiProcess, type CliResult } from './support/processes';
+import { type ApiProcess, type CliResult, dumpDatabase, firstAdminToken, gateway, startApiProcess, tempDir } from '@gateway/testing';
 
 const RECOVERY_KEY = 'blue-harbour-42-lantern';
 let api: ApiProcess;

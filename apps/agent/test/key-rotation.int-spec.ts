@@ -2,9 +2,23 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { openFromCluster, publicKeyOf, type SealedBox } from '@gateway/domain/crypto';
-import { dumpDatabase, dumpRedis, eventually, firstAdminToken, gateway, installMember, json, sleep, startAgent, startApiProcess, tempDir, type AgentProcess, type ApiProcess } from './support/processes';
-import { createSampleSources } from './support/sources';
-import { QueryLoop } from './support/resilience';
+import {
+  type AgentProcess,
+  type ApiProcess,
+  createSampleSources,
+  dumpDatabase,
+  dumpRedis,
+  eventually,
+  firstAdminToken,
+  gateway,
+  installMember,
+  json,
+  QueryLoop,
+  sleep,
+  startAgent,
+  startApiProcess,
+  tempDir,
+} from '@gateway/testing';
 
 /**
  * Rotating the cluster key pair with real agents and no reinstall: the member host seals every credential again to

@@ -2,8 +2,20 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { eventually, firstAdminToken, freePort, installMember, json, sleep, startAgent, startApiProcess, tempDir, type AgentProcess, type ApiProcess } from './support/processes';
-import { createSampleSources } from './support/sources';
+import {
+  type AgentProcess,
+  type ApiProcess,
+  createSampleSources,
+  eventually,
+  firstAdminToken,
+  freePort,
+  installMember,
+  json,
+  sleep,
+  startAgent,
+  startApiProcess,
+  tempDir,
+} from '@gateway/testing';
 
 /**
  * Two API instances of one deployment behind a real HAProxy (Debian's package, started here): HTTP and the members'

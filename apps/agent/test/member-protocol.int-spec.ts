@@ -3,8 +3,17 @@ import { WebSocket } from 'ws';
 import { CLOSE, MAX_FRAME_BYTES, MEMBER_CONNECT_PATH, memberConnectMessage, PROTOCOL_VERSION, VERSION, type MemberMessage, type ServerMessage } from '@gateway/domain';
 import { signMessage } from '@gateway/domain/crypto';
 import { AgentConfig } from '../src/agent-config';
-import { eventually, firstAdminToken, installMember, json, startAgent, startApiProcess, type AgentProcess, type ApiProcess } from './support/processes';
-import { createSampleSources } from './support/sources';
+import {
+  type AgentProcess,
+  type ApiProcess,
+  createSampleSources,
+  eventually,
+  firstAdminToken,
+  installMember,
+  json,
+  startAgent,
+  startApiProcess,
+} from '@gateway/testing';
 
 /**
  * The member endpoint against what a hostile or broken member sends: every bad frame closes that one connection

@@ -1,8 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { eventually, firstAdminToken, freePort, installMember, json, startAgent, startApiProcess, tempDir, type AgentProcess, type ApiProcess } from './support/processes';
-import { createSampleSources } from './support/sources';
+import {
+  type AgentProcess,
+  type ApiProcess,
+  createSampleSources,
+  eventually,
+  firstAdminToken,
+  freePort,
+  installMember,
+  json,
+  startAgent,
+  startApiProcess,
+  tempDir,
+} from '@gateway/testing';
 
 /**
  * The metrics as an operator sees them: a real Prometheus (Debian's package, started here with a 1 s scrape

@@ -2,13 +2,29 @@ import { readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Client } from 'pg';
-import { eventually, REDIS_URL, startApiProcess, tempDir, type ApiProcess } from './support/processes';
-import { createSampleSources } from './support/sources';
-import { envWithoutProxies, runAgent, runGateway, spawnGateway, stopAllGateways, type GatewayProcess } from './support/gateway-process';
-import { createOnPremHost, type OnPremHost } from './support/netns';
-import { tcpConnectionsOf, type TcpSocket } from './support/sockets';
-import { startTinyproxy, type Tinyproxy } from './support/tinyproxy';
-import { httpsJson, makePrivatePki, type PrivatePki } from './support/tls';
+import {
+  type ApiProcess,
+  createOnPremHost,
+  createSampleSources,
+  envWithoutProxies,
+  eventually,
+  type GatewayProcess,
+  httpsJson,
+  makePrivatePki,
+  type OnPremHost,
+  type PrivatePki,
+  REDIS_URL,
+  runAgent,
+  runGateway,
+  spawnGateway,
+  startApiProcess,
+  startTinyproxy,
+  stopAllGateways,
+  tcpConnectionsOf,
+  type TcpSocket,
+  tempDir,
+  type Tinyproxy,
+} from '@gateway/testing';
 import { BATCH_ROWS, RAW_BATCH_ROWS } from '../src/runtime/refresh-runner';
 
 /**

@@ -1,8 +1,18 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { eventually, firstAdminToken, installMember, json, ROOT, sleep, startApiProcess, tempDir, type ApiProcess } from './support/processes';
-import { createSampleSources } from './support/sources';
+import {
+  type ApiProcess,
+  createSampleSources,
+  eventually,
+  firstAdminToken,
+  installMember,
+  json,
+  ROOT,
+  sleep,
+  startApiProcess,
+  tempDir,
+} from '@gateway/testing';
 
 /**
  * The agent as an on-prem admin gets it: the package `npm run package:agent` builds, installed with `npm install -g`

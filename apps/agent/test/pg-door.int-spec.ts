@@ -1,10 +1,23 @@
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
-import { eventually, firstAdminToken, freePort, installMember, json, sleep, startAgent, startApiProcess, tempDir, type AgentProcess, type ApiProcess } from './support/processes';
-import { createSampleSources } from './support/sources';
-import { makePrivatePki } from './support/tls';
-import { createOnPremHost, type OnPremHost } from './support/netns';
+import {
+  type AgentProcess,
+  type ApiProcess,
+  createOnPremHost,
+  createSampleSources,
+  eventually,
+  firstAdminToken,
+  freePort,
+  installMember,
+  json,
+  makePrivatePki,
+  type OnPremHost,
+  sleep,
+  startAgent,
+  startApiProcess,
+  tempDir,
+} from '@gateway/testing';
 
 /**
  * The PostgreSQL front door with clients nobody here wrote: Debian's psql and pgbench, and node-postgres, against

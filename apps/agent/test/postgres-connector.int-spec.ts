@@ -3,7 +3,7 @@ import { Client, types } from 'pg';
 import { copyEncoderFor, copyLineToJson, type CopyEncoder } from '@gateway/domain';
 import { PostgresConnector } from '../src/connectors/postgres';
 import { ConnectorError } from '../src/connectors/types';
-import { createSampleSources } from './support/sources';
+import { createSampleSources } from '@gateway/testing';
 
 // The PostgreSQL connector on its own, against a real server: live queries go in one pipelined round trip
 // (BEGIN READ ONLY, timeout, the statement with a row limit, ROLLBACK), so these check that nothing of the

@@ -1,4 +1,4 @@
-import { dumpDatabase, firstAdminToken, gateway, installMember, json, startApiProcess, type ApiProcess } from './support/processes';
+import { type ApiProcess, dumpDatabase, firstAdminToken, gateway, installMember, json, startApiProcess } from '@gateway/testing';
 
 /**
  * Rotating a cluster's recovery key on a member host: the host seals the cluster key it holds under the new recovery

@@ -2,8 +2,20 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
 import { clusterKeyPrefix } from '@gateway/domain';
-import { eventually, firstAdminToken, freePort, installMember, json, sleep, startAgent, startApiProcess, tempDir, type AgentProcess, type ApiProcess } from './support/processes';
-import { createSampleSources } from './support/sources';
+import {
+  type AgentProcess,
+  type ApiProcess,
+  createSampleSources,
+  eventually,
+  firstAdminToken,
+  freePort,
+  installMember,
+  json,
+  sleep,
+  startAgent,
+  startApiProcess,
+  tempDir,
+} from '@gateway/testing';
 
 /**
  * The control plane on a Redis Cluster of 3 masters started here (`redis-server --cluster-enabled yes` on free

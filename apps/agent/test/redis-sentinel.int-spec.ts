@@ -2,8 +2,20 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { eventually, firstAdminToken, freePort, installMember, json, sleep, startAgent, startApiProcess, tempDir, type AgentProcess, type ApiProcess } from './support/processes';
-import { createSampleSources } from './support/sources';
+import {
+  type AgentProcess,
+  type ApiProcess,
+  createSampleSources,
+  eventually,
+  firstAdminToken,
+  freePort,
+  installMember,
+  json,
+  sleep,
+  startAgent,
+  startApiProcess,
+  tempDir,
+} from '@gateway/testing';
 
 /**
  * The control plane on Redis Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_NAME), all started here on free ports: a

@@ -2,21 +2,21 @@ import { Queue } from 'bullmq';
 import { Client } from 'pg';
 import { clusterKeys, QUEUES } from '@gateway/domain';
 import {
+  type AgentProcess,
+  type ApiProcess,
+  createSampleSources,
   dropRedisPrefix,
   eventually,
-  REDIS_URL,
   firstAdminToken,
   gateway,
   installMember,
   json,
+  REDIS_URL,
   sleep,
   startAgent,
   startApiProcess,
   tempDir,
-  type AgentProcess,
-  type ApiProcess,
-} from './support/processes';
-import { createSampleSources } from './support/sources';
+} from '@gateway/testing';
 import { RAW_BATCH_ROWS } from '../src/runtime/refresh-runner';
 
 /** Scheduled refresh on real agents: datasets, schedules, history, snapshots, and no refresh ever lost. */

@@ -2,20 +2,27 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { Client } from 'pg';
 import {
+  type AgentProcess,
+  type ApiProcess,
+  chunksOf,
+  connectionsOf,
+  createSampleSources,
+  dropDeployment,
   eventually,
-  freePort,
-  ROOT,
   firstAdminToken,
+  freePort,
   installMember,
   json,
+  killAgent,
+  logLines,
+  memoryOf,
+  QueryLoop,
+  ROOT,
   sleep,
   startAgent,
   startApiProcess,
-  type AgentProcess,
-  type ApiProcess,
-} from './support/processes';
-import { createSampleSources } from './support/sources';
-import { chunksOf, connectionsOf, dropDeployment, killAgent, logLines, memoryOf, QueryLoop, workerPidOf } from './support/resilience';
+  workerPidOf,
+} from '@gateway/testing';
 
 /**
  * Resilience on real processes: a member frozen (SIGSTOP) under live queries and under a refresh, an API instance

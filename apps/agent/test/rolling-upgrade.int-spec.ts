@@ -1,8 +1,22 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { eventually, firstAdminToken, gateway, installMember, json, ROOT, sleep, startAgent, startApiProcess, tempDir, type AgentProcess, type ApiProcess } from './support/processes';
-import { createSampleSources } from './support/sources';
-import { chunksOf, QueryLoop } from './support/resilience';
+import {
+  type AgentProcess,
+  type ApiProcess,
+  chunksOf,
+  createSampleSources,
+  eventually,
+  firstAdminToken,
+  gateway,
+  installMember,
+  json,
+  QueryLoop,
+  ROOT,
+  sleep,
+  startAgent,
+  startApiProcess,
+  tempDir,
+} from '@gateway/testing';
 
 /**
  * A rolling upgrade of a three-member cluster with real agents: each member in turn is drained (`gateway member

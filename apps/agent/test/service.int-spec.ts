@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { firstAdminToken, gateway, installMember, startApiProcess, tempDir, type ApiProcess } from './support/processes';
+import { type ApiProcess, firstAdminToken, gateway, installMember, startApiProcess, tempDir } from '@gateway/testing';
 
 /**
  * `gateway service install|uninstall`: the systemd unit for `gateway run`, checked by systemd's own verifier

@@ -1,9 +1,24 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { eventually, firstAdminToken, freePort, gateway, installMember, json, startAgent, startApiProcess, type AgentProcess, type ApiProcess } from './support/processes';
-import { createSampleSources } from './support/sources';
-import { envWithoutProxies, runAgent, stopAllGateways, type GatewayProcess } from './support/gateway-process';
-import { createOnPremHost, type OnPremHost } from './support/netns';
+import {
+  type AgentProcess,
+  type ApiProcess,
+  createOnPremHost,
+  createSampleSources,
+  envWithoutProxies,
+  eventually,
+  firstAdminToken,
+  freePort,
+  gateway,
+  type GatewayProcess,
+  installMember,
+  json,
+  type OnPremHost,
+  runAgent,
+  startAgent,
+  startApiProcess,
+  stopAllGateways,
+} from '@gateway/testing';
 
 /**
  * Health-aware routing, with real agents, API and PostgreSQL: each member checks that it can reach each data source

@@ -1,6 +1,7 @@
 import { generateClusterKeyPair, generateMemberKeyPair, sealPrivateKey } from '@gateway/domain/crypto';
 import { PrismaService } from '../src/database/prisma.service';
-import { call, startTestApi, type TestApi } from './support/test-env';
+import { call } from '@gateway/testing';
+import { startTestApi, type TestApi } from './support/test-env';
 
 /**
  * Who may do what: every route of the OpenAPI document is walked with the token of a user who has no role

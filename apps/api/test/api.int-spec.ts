@@ -1,6 +1,7 @@
 import { joinProofMessage, memberAuthMessage } from '@gateway/domain';
 import { generateClusterKeyPair, generateMemberKeyPair, sealPrivateKey, signMessage } from '@gateway/domain/crypto';
-import { call, startTestApi, type TestApi } from './support/test-env';
+import { call } from '@gateway/testing';
+import { startTestApi, type TestApi } from './support/test-env';
 
 let api: TestApi;
 let token: string;

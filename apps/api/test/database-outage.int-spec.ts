@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { createApp, type AppHandle } from '../src/app';
 import { loadConfig } from '../src/config/config';
-import { freePort, dropRedisPrefix, REDIS_URL } from './support/test-env';
+import { dropRedisPrefix, freePort, REDIS_URL, testRedisPrefix } from '@gateway/testing';
 
 /**
  * The control plane's PostgreSQL restarted under a request loop: every answer is 200 or 503 (never 500), answers
@@ -22,7 +22,7 @@ let port: number;
 let app: AppHandle;
 let url: string;
 const logs: string[] = [];
-const prefix = `gwtest-${NAME}`;
+const prefix = testRedisPrefix();
 
 beforeAll(async () => {
   port = await freePort();

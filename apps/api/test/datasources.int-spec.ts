@@ -1,7 +1,8 @@
 import { SealedBox } from '@gateway/domain';
 import { generateClusterKeyPair, generateMemberKeyPair, openFromCluster, sealPrivateKey } from '@gateway/domain/crypto';
 import { PrismaService } from '../src/database/prisma.service';
-import { call, startTestApi, type TestApi } from './support/test-env';
+import { call } from '@gateway/testing';
+import { startTestApi, type TestApi } from './support/test-env';
 
 let api: TestApi;
 let token: string;

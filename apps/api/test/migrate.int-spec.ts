@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { ensureDatabase, migrate, MIGRATIONS_DIR } from '../src/database/bootstrap';
-import { createTestDatabase, dropDatabase } from './support/test-env';
+import { createTestDatabase, dropDatabase } from '@gateway/testing';
 
 describe('database bootstrap', () => {
   it('creates a missing database once and reports whether it did', async () => {
-    const db = await createTestDatabase(false);
+    const db = await createTestDatabase();
     try {
       expect(await ensureDatabase(db.url)).toBe(false);
       await dropDatabase(db.name);
@@ -18,7 +18,7 @@ describe('database bootstrap', () => {
   });
 
   it("applies each migration once and keeps Prisma's bookkeeping", async () => {
-    const db = await createTestDatabase(false);
+    const db = await createTestDatabase();
     try {
       const [first, second] = await Promise.all([migrate(db.url), migrate(db.url)]);
       const all = readdirSync(MIGRATIONS_DIR, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
@@ -38,7 +38,7 @@ describe('database bootstrap', () => {
   });
 
   it('refuses to run when an applied migration was edited', async () => {
-    const db = await createTestDatabase(false);
+    const db = await createTestDatabase();
     const dir = mkdtempSync(join(tmpdir(), 'migrations-'));
     try {
       cpSync(MIGRATIONS_DIR, dir, { recursive: true });
@@ -51,7 +51,7 @@ describe('database bootstrap', () => {
   });
 
   it('rolls back a failing migration and names it', async () => {
-    const db = await createTestDatabase(false);
+    const db = await createTestDatabase();
     const dir = mkdtempSync(join(tmpdir(), 'migrations-'));
     try {
       mkdirSync(join(dir, '20990101000000_broken'));

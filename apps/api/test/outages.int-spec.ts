@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateClusterKeyPair, generateMemberKeyPair, sealPrivateKey } from '@gateway/domain/crypto';
-import { freePort, startTestApi, type TestApi } from './support/test-env';
+import { freePort } from '@gateway/testing';
+import { startTestApi, type TestApi } from './support/test-env';
 
 /**
  * Expected outcomes and outages, as an operator sees them in the answers and the log: "no member can serve" is an

@@ -1,4 +1,5 @@
-import { call, startTestApi, type TestApi } from './support/test-env';
+import { call } from '@gateway/testing';
+import { startTestApi, type TestApi } from './support/test-env';
 
 // Sign-in rate limits count failed attempts per client address. The portal's proxy (same host) says who the
 // client is with X-Forwarded-For; anyone else's X-Forwarded-For must not move the count to another address.

@@ -5,7 +5,8 @@ import type { Config } from '../src/config/config';
 import { PrismaService } from '../src/database/prisma.service';
 import { RefreshQueueService } from '../src/queue/refresh-queue.service';
 import { RefreshLifecycle } from '../src/refreshes/refresh-lifecycle.service';
-import { createTestDatabase, dropRedisPrefix, REDIS_URL, testRedisPrefix, type TestDatabase } from './support/test-env';
+import { dropRedisPrefix, REDIS_URL, testRedisPrefix, type TestDatabase } from '@gateway/testing';
+import { createMigratedDatabase } from './support/test-env';
 
 /**
  * The one owner of a refresh's life, against a real PostgreSQL and a real BullMQ queue: every attempt counts toward
@@ -20,7 +21,7 @@ let clusterId: string;
 let members: { a: string; b: string };
 
 beforeAll(async () => {
-  db = await createTestDatabase();
+  db = await createMigratedDatabase();
   const config = { DATABASE_URL: db.url, REDIS_URL, REDIS_PREFIX: prefix } as Config;
   prisma = new PrismaService(config);
   queues = new RefreshQueueService(config);

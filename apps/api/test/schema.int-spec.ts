@@ -1,6 +1,7 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import { Prisma, PrismaClient } from '../src/generated/prisma/client';
-import { createTestDatabase, type TestDatabase } from './support/test-env';
+import type { TestDatabase } from '@gateway/testing';
+import { createMigratedDatabase } from './support/test-env';
 
 /**
  * Exercises every model of the Prisma schema through Prisma Client against a database migrated by our
@@ -10,7 +11,7 @@ let db: TestDatabase;
 let prisma: PrismaClient;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
+  db = await createMigratedDatabase();
   prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: db.url }) });
 });
 

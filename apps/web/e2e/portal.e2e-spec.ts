@@ -3,10 +3,19 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 // The portal end to end drives the same real processes as the cluster tests: the API, two agents, databases.
-import { firstAdminToken, freePort, installMember, sleep, startAgent, startApiProcess, type AgentProcess, type ApiProcess } from '../../agent/test/support/processes';
-import { createSampleSources } from '../../agent/test/support/sources';
+import {
+  type AgentProcess,
+  type ApiProcess,
+  createSampleSources,
+  firstAdminToken,
+  freePort,
+  installMember,
+  ROOT,
+  sleep,
+  startAgent,
+  startApiProcess,
+} from '@gateway/testing';
 
-const ROOT = path.join(__dirname, '../../..');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** A 1280x800 picture of every page, for reviewers (git-ignored). */
 const SHOTS = path.join(__dirname, '..', 'screenshots');

@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { ROOT, sleep, type CliResult } from './processes';
+import type { CliResult } from './agent-process';
+import { logLines as parseLogLines } from './logs';
+import { ROOT } from './paths';
 import type { OnPremHost } from './netns';
-import { bounded } from './wait';
+import { bounded, sleep } from './wait';
 
 /** Every variable through which a proxy could reach the agent, besides the ones a test sets on purpose. */
 const PROXY_VARS = /^(https?_proxy|no_proxy|all_proxy|npm_config_(https_|http_|no)?proxy)$/i;
@@ -56,17 +58,7 @@ export function spawnGateway(args: string[], opts: { env: NodeJS.ProcessEnv; hos
     stderr += d;
   });
   const running = () => child.exitCode === null && child.signalCode === null;
-  const logLines = () =>
-    stdout
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .flatMap((l) => {
-        try {
-          return [JSON.parse(l) as Record<string, unknown>];
-        } catch {
-          return [];
-        }
-      });
+  const logLines = () => parseLogLines(stdout);
   const proc: GatewayProcess = {
     child,
     pid: child.pid!,

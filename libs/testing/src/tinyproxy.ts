@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { freePort, sleep } from './processes';
-import { bounded } from './wait';
+import { freePort } from './net';
+import { bounded, sleep } from './wait';
 
 export interface Tinyproxy {
   host: string;

@@ -1,21 +1,18 @@
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { createConnection } from 'mysql2/promise';
 import { Client } from 'pg';
-import { tempDir } from './processes';
+import { tempDir } from './paths';
+import { createTestDatabase, POSTGRES_URL } from './postgres';
 
-const SERVER = process.env.TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432';
 const MYSQL = { host: process.env.TEST_MYSQL_HOST ?? '127.0.0.1', port: Number(process.env.TEST_MYSQL_PORT ?? 3306), user: 'root', password: '' };
 
 /** Sample databases for the data sources under test: 100 items in PostgreSQL, MariaDB and SQLite. */
 export async function createSampleSources() {
-  const name = `gw_src_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
-  const admin = new Client({ connectionString: `${SERVER}/postgres` });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${name}"`);
-  await admin.end();
-  const pg = new Client({ connectionString: `${SERVER}/${name}` });
+  const source = await createTestDatabase('gw_src');
+  const name = source.name;
+  const server = new URL(POSTGRES_URL);
+  const pg = new Client({ connectionString: source.url });
   await pg.connect();
   await pg.query(`CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL); INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 100) g`);
   await pg.end();
@@ -35,14 +32,11 @@ export async function createSampleSources() {
 
   return {
     name,
-    postgres: { host: '127.0.0.1', port: 5432, database: name, username: 'postgres' },
+    postgres: { host: server.hostname, port: Number(server.port || 5432), database: name, username: server.username || 'postgres' },
     mysql: { host: MYSQL.host, port: MYSQL.port, database: name, username: 'root' },
     sqlitePath,
     async drop() {
-      const a = new Client({ connectionString: `${SERVER}/postgres` });
-      await a.connect();
-      await a.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      await a.end();
+      await source.drop();
       const m = await createConnection(MYSQL);
       await m.query(`DROP DATABASE IF EXISTS \`${name}\``);
       await m.end();
