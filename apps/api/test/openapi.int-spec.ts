@@ -2,12 +2,12 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { call, startTestApi, type TestApi } from './support/test-env';
+import { call, ROOT } from '@gateway/testing';
+import { startTestApi, type TestApi } from './support/test-env';
 
 // The document the API serves must stay usable by the tools clients use: Redocly's lint finds nothing in it, and a
 // TypeScript client generated from it type-checks a real script. Each check is also shown failing a violation.
 
-const ROOT = join(__dirname, '../../..');
 const bin = (name: string) => join(ROOT, 'node_modules/.bin', name);
 const PUBLIC_URL = 'https://gateway.test';
 const SAMPLE = join(__dirname, 'openapi-client/sample-client.ts');
