@@ -1,10 +1,10 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { clusterKeys, QUEUES } from '@gateway/domain';
-import type { Config } from '../src/config/config';
-import { PrismaService } from '../src/database/prisma.service';
-import { RefreshQueueService } from '../src/queue/refresh-queue.service';
-import { RefreshLifecycle } from '../src/refreshes/refresh-lifecycle.service';
+import type { Config } from '../src/infra/config/config';
+import { PrismaService } from '../src/infra/database/prisma.service';
+import { RefreshQueueService } from '../src/infra/queue/refresh-queue.service';
+import { RefreshLifecycle } from '../src/features/refreshes/refresh-lifecycle.service';
 import { createTestDatabase, dropRedisPrefix, REDIS_URL, testRedisPrefix, type TestDatabase } from './support/test-env';
 
 /**

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { Client } from 'pg';
 import { Redis } from 'ioredis';
-import { loadConfig, type Config } from '../../src/config/config';
+import { loadConfig, type Config } from '../../src/infra/config/config';
 import { createApp, type AppHandle } from '../../src/app';
-import { ensureDatabase, migrate } from '../../src/database/bootstrap';
+import { ensureDatabase, migrate } from '../../src/infra/database/bootstrap';
 import { createServer } from 'node:net';
 
 const SERVER = process.env.TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432';
