@@ -4,6 +4,7 @@ import { CONFIG, type Config } from './infra/config/config';
 import { PrismaService } from './infra/database/prisma.service';
 import { RedisService } from './infra/redis/redis.service';
 import { AuthGuard } from './infra/http/auth.guard';
+import { MEMBER_TOKENS, USER_TOKENS } from './infra/http/principal';
 import { ValidationGuard } from './infra/http/validation.guard';
 import { ErrorFilter } from './infra/http/error.filter';
 import { HealthController } from './infra/health/health.controller';
@@ -78,6 +79,9 @@ export class AppModule {
         RefreshRunsService,
         SchedulerService,
         ReconcilerService,
+        // The guard verifies tokens through these, issued by the features that own them.
+        { provide: USER_TOKENS, useExisting: AuthService },
+        { provide: MEMBER_TOKENS, useExisting: AgentAuthService },
         // In this order: who is calling, then what they sent.
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_GUARD, useClass: ValidationGuard },

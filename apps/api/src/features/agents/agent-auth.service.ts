@@ -5,18 +5,14 @@ import { verifyMessage } from '@gateway/domain/crypto';
 import { PrismaService } from '../../infra/database/prisma.service';
 import { notFound, unauthorized } from '../../infra/http/errors';
 import { hashToken, MEMBER_TOKEN_PREFIX, newToken } from '../auth/tokens';
-
-export interface AuthMember {
-  id: string;
-  clusterId: string;
-}
+import type { AuthMember, TokenVerifier } from '../../infra/http/principal';
 
 const CHALLENGE_TTL_MS = 60_000;
 const TOKEN_TTL_MS = 15 * 60_000;
 
 /** Members authenticate by signing a one-time nonce with their own private key; they get a short-lived token. */
 @Injectable()
-export class AgentAuthService {
+export class AgentAuthService implements TokenVerifier<AuthMember> {
   private readonly logger = new Logger(AgentAuthService.name);
 
   constructor(private readonly prisma: PrismaService) {}

@@ -9,7 +9,8 @@ import { Endpoint } from '../../infra/http/endpoint';
 import { notFound } from '../../infra/http/errors';
 import { PrismaService } from '../../infra/database/prisma.service';
 import { routingOf, toMemberView } from '../clusters/views';
-import { AgentAuthService, type AuthMember } from './agent-auth.service';
+import { AgentAuthService } from './agent-auth.service';
+import type { AuthMember } from '../../infra/http/principal';
 
 @Controller('agents')
 export class AgentsController {

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { AuditEventView } from '@gateway/domain';
 import { PrismaService } from '../../infra/database/prisma.service';
 import { Prisma } from '../../generated/prisma/client';
-import type { AuthUser } from '../auth/auth.service';
+import type { AuthUser } from '../../infra/http/principal';
 
 export interface AuditEntry {
   clusterId: string | null;

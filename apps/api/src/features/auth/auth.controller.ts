@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { AcceptInviteRequest, CreatedToken, CreateTokenRequest, Credentials, IdParams, Invitation, InviteRequest, TokenResponse, TokenView, UserView } from '@gateway/domain';
 import { Endpoint } from '../../infra/http/endpoint';
 import { CurrentUser, requestToken } from '../../infra/http/auth.guard';
-import { AuthService, type AuthUser } from './auth.service';
+import { AuthService } from './auth.service';
+import type { AuthUser } from '../../infra/http/principal';
 import { clearSessionCookie, setSessionCookie } from '../../infra/http/cookies';
 
 const Ok = z.object({ ok: z.literal(true) });

@@ -8,11 +8,7 @@ import { hashToken, newToken, PAT_PREFIX, USER_TOKEN_PREFIX } from './tokens';
 import { TtlCache } from '../../infra/common/ttl-cache';
 import { RateLimitService } from './rate-limit.service';
 import { AuditService } from '../audit/audit.service';
-
-export interface AuthUser {
-  id: string;
-  email: string;
-}
+import type { AuthUser, TokenVerifier } from '../../infra/http/principal';
 
 const toUserView = (u: { id: string; email: string; createdAt: Date }): UserView => ({ id: u.id, email: u.email, createdAt: u.createdAt.toISOString() });
 
@@ -31,7 +27,7 @@ const toTokenView = (s: SessionRow): TokenView => ({
 });
 
 @Injectable()
-export class AuthService {
+export class AuthService implements TokenVerifier<AuthUser> {
   private readonly logger = new Logger(AuthService.name);
   private readonly sessions: TtlCache<{ user: AuthUser; expiresAt: number }>;
 

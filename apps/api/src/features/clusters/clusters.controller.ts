@@ -18,7 +18,7 @@ import {
   RotateRecoveryKeyRequest,
   UpdateClusterRequest,
 } from '@gateway/domain';
-import type { AuthUser } from '../auth/auth.service';
+import type { AuthUser } from '../../infra/http/principal';
 import { CurrentUser } from '../../infra/http/auth.guard';
 import { Endpoint } from '../../infra/http/endpoint';
 import { QueryService } from '../queries/query.service';

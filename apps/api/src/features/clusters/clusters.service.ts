@@ -21,7 +21,7 @@ import {
   versionStanding,
 } from '@gateway/domain';
 import { publicKeyKind, rotateKeyDigest, verifyMessage } from '@gateway/domain/crypto';
-import type { AuthUser } from '../auth/auth.service';
+import type { AuthUser } from '../../infra/http/principal';
 import { PrismaService } from '../../infra/database/prisma.service';
 import { Prisma } from '../../generated/prisma/client';
 import { isUniqueViolation } from '../../infra/database/errors';

@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, Param, Patch, Post, Query, Res } from '@
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { ClusterRef, CreateDatasetRequest, DataExportQuery, DatasetView, IdParams, RefreshListQuery, RefreshView, UpdateDatasetRequest } from '@gateway/domain';
-import type { AuthUser } from '../auth/auth.service';
+import type { AuthUser } from '../../infra/http/principal';
 import { CurrentUser } from '../../infra/http/auth.guard';
 import { Endpoint } from '../../infra/http/endpoint';
 import { notFound } from '../../infra/http/errors';

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, Param, Patch, Post, Put } from '@nestjs/common';
 import { z } from 'zod';
 import { ClusterRef, CreateDataSourceRequest, DataSourceUserRequest, DataSourceUserView, DataSourceView, Email, Id, IdParams, UpdateDataSourceRequest } from '@gateway/domain';
-import type { AuthUser } from '../auth/auth.service';
+import type { AuthUser } from '../../infra/http/principal';
 import { CurrentUser } from '../../infra/http/auth.guard';
 import { Endpoint } from '../../infra/http/endpoint';
 import { DataSourcesService } from './datasources.service';

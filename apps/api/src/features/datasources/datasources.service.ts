@@ -9,7 +9,7 @@ import {
   type UpdateDataSourceRequest,
 } from '@gateway/domain';
 import { sealForCluster } from '@gateway/domain/crypto';
-import type { AuthUser } from '../auth/auth.service';
+import type { AuthUser } from '../../infra/http/principal';
 import { PrismaService } from '../../infra/database/prisma.service';
 import { Prisma } from '../../generated/prisma/client';
 import { isUniqueViolation } from '../../infra/database/errors';

@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Param, Patch, Post } from '@nestjs/common';
 import { IdParams, MemberView, UpdateMemberRequest } from '@gateway/domain';
-import type { AuthUser } from '../auth/auth.service';
+import type { AuthUser } from '../../infra/http/principal';
 import { CurrentUser } from '../../infra/http/auth.guard';
 import { Endpoint } from '../../infra/http/endpoint';
 import { MembersService } from './members.service';

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { UpdateMemberRequest } from '@gateway/domain';
-import type { AuthUser } from '../auth/auth.service';
+import type { AuthUser } from '../../infra/http/principal';
 import { PrismaService } from '../../infra/database/prisma.service';
 import { isUniqueViolation } from '../../infra/database/errors';
 import { conflict, notFound } from '../../infra/http/errors';

@@ -7,7 +7,8 @@ import { BackendError, verifyScramSha256Password, type PostgresConnection, type 
 import { fromNodeSocket } from 'pg-gateway/node';
 import { DEFAULT_QUERY_TIMEOUT_MS, MAX_QUERY_TIMEOUT_MS } from '@gateway/domain';
 import { CONFIG, type Config } from '../../infra/config/config';
-import { AuthService, type AuthUser } from '../auth/auth.service';
+import { AuthService } from '../auth/auth.service';
+import type { AuthUser } from '../../infra/http/principal';
 import { RateLimitService } from '../auth/rate-limit.service';
 import { parseScramVerifier } from '../auth/passwords';
 import { DataSourcesService } from '../datasources/datasources.service';

@@ -1,6 +1,6 @@
 import { Body, Controller, Param, Post } from '@nestjs/common';
 import { ConnectionTestResult, IdParams, QueryRequest, QueryResult } from '@gateway/domain';
-import type { AuthUser } from '../auth/auth.service';
+import type { AuthUser } from '../../infra/http/principal';
 import { CurrentUser } from '../../infra/http/auth.guard';
 import { Endpoint } from '../../infra/http/endpoint';
 import { QueryService } from './query.service';

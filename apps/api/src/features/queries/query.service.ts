@@ -14,7 +14,7 @@ import {
   type RoutingDecision,
   type Server,
 } from '@gateway/domain';
-import type { AuthUser } from '../auth/auth.service';
+import type { AuthUser } from '../../infra/http/principal';
 import { CONFIG, type Config } from '../../infra/config/config';
 import { ApiError } from '../../infra/http/errors';
 import { DataSourcesService, toJobDataSource } from '../datasources/datasources.service';

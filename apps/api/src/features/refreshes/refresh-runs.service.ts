@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { RefreshStart, SnapshotEncoding, SnapshotFormat } from '@gateway/domain';
 import { toJobDataSource } from '../datasources/datasources.service';
-import type { AuthMember } from '../agents/agent-auth.service';
+import type { AuthMember } from '../../infra/http/principal';
 import { CONFIG, type Config } from '../../infra/config/config';
 import { PrismaService } from '../../infra/database/prisma.service';
 import { ApiError, notFound } from '../../infra/http/errors';

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { AuthUser } from '../auth/auth.service';
+import type { AuthUser } from '../../infra/http/principal';
 import { PrismaService } from '../../infra/database/prisma.service';
 import { conflict, notFound } from '../../infra/http/errors';
 import { RefreshLifecycle, REFRESH_INCLUDE } from './refresh-lifecycle.service';

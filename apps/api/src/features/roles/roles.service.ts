@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { GrantRequest, RoleView } from '@gateway/domain';
-import type { AuthUser } from '../auth/auth.service';
+import type { AuthUser } from '../../infra/http/principal';
 import { PrismaService } from '../../infra/database/prisma.service';
 import { conflict, notFound } from '../../infra/http/errors';
 import { AccessService } from '../access/access.service';

@@ -1,8 +1,7 @@
-import { CanActivate, createParamDecorator, ExecutionContext, Injectable } from '@nestjs/common';
+import { CanActivate, createParamDecorator, ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
-import { AuthService, type AuthUser } from '../../features/auth/auth.service';
-import { AgentAuthService, type AuthMember } from '../../features/agents/agent-auth.service';
+import { MEMBER_TOKENS, USER_TOKENS, type AuthMember, type AuthUser, type TokenVerifier } from './principal';
 import { ENDPOINT, type EndpointSpec } from './endpoint';
 import { forbidden, unauthorized } from './errors';
 import { readCookie, SESSION_COOKIE } from './cookies';
@@ -24,8 +23,8 @@ export const requestToken = (req: FastifyRequest) => bearer(req) ?? readCookie(r
 export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
-    private readonly users: AuthService,
-    private readonly members: AgentAuthService,
+    @Inject(USER_TOKENS) private readonly users: TokenVerifier<AuthUser>,
+    @Inject(MEMBER_TOKENS) private readonly members: TokenVerifier<AuthMember>,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
