@@ -5,6 +5,7 @@ import { clusterKeys, QUEUES, RefreshJob } from '@gateway/domain';
 import { CONFIG, type Config } from '../../infra/config/config';
 import { PrismaService } from '../../infra/database/prisma.service';
 import { ClusterStateService } from '../../infra/cluster-state/cluster-state.service';
+import { routingOf } from '../clusters/views';
 import { MemberHub } from './member-hub.service';
 import { RefreshLifecycle, type NextStep } from '../refreshes/refresh-lifecycle.service';
 import { MetricsService } from '../../infra/metrics/metrics.service';
@@ -99,10 +100,10 @@ export class RefreshDispatcher implements OnModuleDestroy {
     // To a member that can reach the data source, while one can (the start checks routing again).
     const source = cluster.dataSources.find((d) => d.id === dataSourceId);
     const { presence } = await this.state.presenceView(cluster.id, cluster.members.map((m) => m.id));
-    let decision = this.state.routeOn(cluster, cluster.members, presence, source);
+    let decision = this.state.routeOn(routingOf(cluster), cluster.members, presence, source);
     // No member can reach it: the attempt runs anyway where routing would send other work, and fails with the
     // data source's own error, counted toward the retry policy, rather than waiting unseen in the queue.
-    if (!decision.canServe && source) decision = this.state.routeOn(cluster, cluster.members, presence);
+    if (!decision.canServe && source) decision = this.state.routeOn(routingOf(cluster), cluster.members, presence);
     const local = decision.servers.map((s) => this.hub.get(s.memberId)).filter((c) => c !== undefined);
     if (local.length === 0) return this.handBack(job, token, decision.canServe ? 20 : 250);
     const conn = local.reduce((a, b) => (b.busy + b.inFlight < a.busy + a.inFlight ? b : a));

@@ -19,6 +19,7 @@ import { CONFIG, type Config } from '../../infra/config/config';
 import { ApiError } from '../../infra/http/errors';
 import { DataSourcesService, toJobDataSource } from '../datasources/datasources.service';
 import { ClusterStateService, type MemberRow } from '../../infra/cluster-state/cluster-state.service';
+import { routingOf } from '../clusters/views';
 import { MemberHub } from '../member-channel/member-hub.service';
 import { MemberRelay } from '../member-channel/member-relay.service';
 import type { LiveFrame, LiveSink } from '../member-channel/member-connection';
@@ -215,7 +216,7 @@ export class QueryService {
       // Members whose connection speaks an older protocol cannot take front door work: routed as if offline.
       const tooOld = work.kind === 'query' && work.pg ? [...presence.values()].filter((p) => (p.protocol ?? 1) < PG_WORK_PROTOCOL) : [];
       for (const p of tooOld) presence.delete(p.memberId);
-      const decision = this.state.routeOn(cluster, candidates, presence, source);
+      const decision = this.state.routeOn(routingOf(cluster), candidates, presence, source);
       if (!decision.canServe) {
         const old = tooOld.length ? ` (${tooOld.map((p) => cluster.members.find((m) => m.id === p.memberId)?.name ?? p.memberId).join(', ')} run an agent too old for the PostgreSQL front door: protocol ${PG_WORK_PROTOCOL} is needed)` : '';
         throw new ApiError(503, `no member of cluster "${cluster.name}" can serve this now: ${decision.reason}${old}`);
@@ -241,7 +242,7 @@ export class QueryService {
         // The member could not reach the source (its health check had not seen it yet): a peer that can may serve.
         cut.set(outcome.memberId, outcome.message);
         markUnreachable(presence, outcome.memberId, source.id, outcome.message);
-        const others = this.state.routeOn(cluster, candidates, presence, source);
+        const others = this.state.routeOn(routingOf(cluster), candidates, presence, source);
         if (others.canServe) {
           if (work.kind === 'query') this.metrics.failovers.inc({ cluster: cluster.name, reason: 'source_unreachable' });
           this.logger.log(`member ${outcome.memberId} of cluster ${cluster.id} could not reach data source ${source.id} for request ${requestId}; trying ${others.servers[0].memberName}`);

@@ -6,6 +6,7 @@ import { CONFIG, type Config } from '../../infra/config/config';
 import { PrismaService } from '../../infra/database/prisma.service';
 import { ApiError, notFound } from '../../infra/http/errors';
 import { ClusterStateService, type MemberRow } from '../../infra/cluster-state/cluster-state.service';
+import { routingOf } from '../clusters/views';
 import { AuditService } from '../audit/audit.service';
 import { RefreshLifecycle } from './refresh-lifecycle.service';
 
@@ -141,7 +142,7 @@ export class RefreshRunsService {
     const members = r.members ?? [];
     const me = members.find((m) => m.id === member.id);
     const source = { id: r.dsId, name: r.dsName ?? r.dsId };
-    const decision = await this.state.decide({ id: r.clusterId, routingMode: r.routingMode, cpuThreshold: r.cpuThreshold, memoryThreshold: r.memoryThreshold }, members, source);
+    const decision = await this.state.decide(r.clusterId, routingOf(r), members, source);
     const served = decision.servers.find((s) => s.memberId === member.id);
     // An agent learns of routing changes within a heartbeat; until then it may still take a job. The API has
     // the last word: a disabled member, or one that routing passes over while another can serve, hands the

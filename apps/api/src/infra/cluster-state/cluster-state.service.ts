@@ -1,9 +1,8 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { ClusterEvent, clusterKeys, Presence, type MemberState, type RoutedSource, type RoutingDecision } from '@gateway/domain';
+import { ClusterEvent, clusterKeys, Presence, type MemberState, type RoutedSource, type RoutingDecision, type RoutingSettings } from '@gateway/domain';
 import { route } from '@gateway/routing';
 import { CONFIG, type Config } from '../config/config';
 import { RedisService } from '../redis/redis.service';
-import { routingOf, type ClusterRow } from '../../features/clusters/views';
 import { ClusterMirror } from './cluster-mirror';
 import { safeJson } from '../common/safe-json';
 import { outageOf } from '../http/outage';
@@ -160,14 +159,14 @@ export class ClusterStateService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Who serves, on presence already read: callers that also need the presence read it once. */
-  routeOn(cluster: Pick<ClusterRow, 'routingMode' | 'cpuThreshold' | 'memoryThreshold'>, members: MemberRow[], presence: Map<string, Presence>, source?: RoutedSource): RoutingDecision {
-    return route(this.memberStates(members, presence), routingOf(cluster), source);
+  routeOn(routing: RoutingSettings, members: MemberRow[], presence: Map<string, Presence>, source?: RoutedSource): RoutingDecision {
+    return route(this.memberStates(members, presence), routing, source);
   }
 
   /** Who serves now. While Redis is out of reach, the members connected to this instance are the ones known to be online. */
-  async decide(cluster: Pick<ClusterRow, 'id' | 'routingMode' | 'cpuThreshold' | 'memoryThreshold'>, members: MemberRow[], source?: RoutedSource): Promise<RoutingDecision> {
-    const { presence } = await this.presenceView(cluster.id, members.map((m) => m.id));
-    return this.routeOn(cluster, members, presence, source);
+  async decide(clusterId: string, routing: RoutingSettings, members: MemberRow[], source?: RoutedSource): Promise<RoutingDecision> {
+    const { presence } = await this.presenceView(clusterId, members.map((m) => m.id));
+    return this.routeOn(routing, members, presence, source);
   }
 
   /**
