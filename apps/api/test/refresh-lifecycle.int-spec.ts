@@ -196,6 +196,6 @@ describe('one owner', () => {
     const offenders = files.filter((f) => !f.endsWith('refresh-lifecycle.service.ts') && writes.some((re) => re.test(readFileSync(f, 'utf8')))).map((f) => relative(root, f));
     expect(offenders).toEqual([]);
     // The check finds what it looks for.
-    expect(writes.some((re) => re.test(readFileSync(join(root, 'refreshes', 'refresh-lifecycle.service.ts'), 'utf8')))).toBe(true);
+    expect(writes.some((re) => re.test(readFileSync(join(root, 'features', 'refreshes', 'refresh-lifecycle.service.ts'), 'utf8')))).toBe(true);
   });
 });
