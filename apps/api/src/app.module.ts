@@ -43,6 +43,12 @@ import { MetricsService } from './infra/metrics/metrics.service';
 import { MetricsCollectors } from './features/metrics/metrics-collectors.service';
 import { QueryStatsService } from './features/queries/query-stats.service';
 
+/**
+ * The API composed. infra/ holds what owns no table and no use case (connections, the request pipeline, logging,
+ * metrics, health, cluster state); features/ holds the use cases and the tables they write. Features import infra,
+ * never the other way: where infra needs a feature (the guard verifying tokens) it declares a token that a feature
+ * provides here. tools/lint/import-cycles.spec.ts fails on a cycle or an infra -> feature import.
+ */
 @Module({})
 export class AppModule {
   static forRoot(config: Config): DynamicModule {
