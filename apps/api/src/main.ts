@@ -1,8 +1,8 @@
-import { loadConfig, ConfigError } from './config/config';
+import { loadConfig, ConfigError } from './infra/config/config';
 import { createApp } from './app';
 import { createServer } from 'node:http';
-import { PgDoorService } from './pg-door/pg-door.service';
-import { MetricsService } from './metrics/metrics.service';
+import { PgDoorService } from './features/pg-door/pg-door.service';
+import { MetricsService } from './infra/metrics/metrics.service';
 
 async function main() {
   let config;

@@ -1,5 +1,5 @@
 import { generateClusterKeyPair, generateMemberKeyPair, sealPrivateKey } from '@gateway/domain/crypto';
-import { PrismaService } from '../src/database/prisma.service';
+import { PrismaService } from '../src/infra/database/prisma.service';
 import { call } from '@gateway/testing';
 import { startTestApi, type TestApi } from './support/test-env';
 

@@ -100,7 +100,7 @@ describe('accounts', () => {
   });
 
   it('stores passwords as argon2id hashes and sign-in tokens only as hashes', async () => {
-    const { PrismaService } = await import('../src/database/prisma.service');
+    const { PrismaService } = await import('../src/infra/database/prisma.service');
     const prisma = api.handle.app.get(PrismaService);
     const user = await prisma.user.findUniqueOrThrow({ where: { email: 'admin@example.com' } });
     expect(user.passwordHash).toMatch(/^\$argon2id\$/);
@@ -170,8 +170,8 @@ describe('clusters: create, join, member authentication', () => {
   });
 
   it('hides clusters of other users as not found', async () => {
-    const { PrismaService } = await import('../src/database/prisma.service');
-    const { hashPassword } = await import('../src/auth/passwords');
+    const { PrismaService } = await import('../src/infra/database/prisma.service');
+    const { hashPassword } = await import('../src/features/auth/passwords');
     const prisma = api.handle.app.get(PrismaService);
     await prisma.user.create({ data: { email: 'other@example.com', passwordHash: await hashPassword('long enough password') } });
     const other = await call<{ token: string }>(api.url, 'POST', '/api/auth/login', { body: { email: 'other@example.com', password: 'long enough password' } });
@@ -183,8 +183,8 @@ describe('clusters: create, join, member authentication', () => {
 
 /** A sign-in token written straight into the database, expired or revoked as asked. */
 async function sessionToken(over: { expiresAt?: Date; revokedAt?: Date }) {
-  const { PrismaService } = await import('../src/database/prisma.service');
-  const { hashToken, newToken, USER_TOKEN_PREFIX } = await import('../src/auth/tokens');
+  const { PrismaService } = await import('../src/infra/database/prisma.service');
+  const { hashToken, newToken, USER_TOKEN_PREFIX } = await import('../src/features/auth/tokens');
   const prisma = api.handle.app.get(PrismaService);
   const user = await prisma.user.findUniqueOrThrow({ where: { email: 'admin@example.com' } });
   const t = newToken(USER_TOKEN_PREFIX);

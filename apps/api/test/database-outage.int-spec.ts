@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { createApp, type AppHandle } from '../src/app';
-import { loadConfig } from '../src/config/config';
+import { loadConfig } from '../src/infra/config/config';
 import { dropRedisPrefix, freePort, REDIS_URL, testRedisPrefix } from '@gateway/testing';
 
 /**

@@ -1,6 +1,6 @@
 import { SealedBox } from '@gateway/domain';
 import { generateClusterKeyPair, generateMemberKeyPair, openFromCluster, sealPrivateKey } from '@gateway/domain/crypto';
-import { PrismaService } from '../src/database/prisma.service';
+import { PrismaService } from '../src/infra/database/prisma.service';
 import { call } from '@gateway/testing';
 import { startTestApi, type TestApi } from './support/test-env';
 

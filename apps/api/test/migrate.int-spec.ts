@@ -2,7 +2,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, cpSync, readdirSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { ensureDatabase, migrate, MIGRATIONS_DIR } from '../src/database/bootstrap';
+import { ensureDatabase, migrate, MIGRATIONS_DIR } from '../src/infra/database/bootstrap';
 import { createTestDatabase, dropDatabase } from '@gateway/testing';
 
 describe('database bootstrap', () => {

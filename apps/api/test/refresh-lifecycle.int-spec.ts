@@ -1,10 +1,10 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { clusterKeys, QUEUES } from '@gateway/domain';
-import type { Config } from '../src/config/config';
-import { PrismaService } from '../src/database/prisma.service';
-import { RefreshQueueService } from '../src/queue/refresh-queue.service';
-import { RefreshLifecycle } from '../src/refreshes/refresh-lifecycle.service';
+import type { Config } from '../src/infra/config/config';
+import { PrismaService } from '../src/infra/database/prisma.service';
+import { RefreshQueueService } from '../src/infra/queue/refresh-queue.service';
+import { RefreshLifecycle } from '../src/features/refreshes/refresh-lifecycle.service';
 import { dropRedisPrefix, REDIS_URL, testRedisPrefix, type TestDatabase } from '@gateway/testing';
 import { createMigratedDatabase } from './support/test-env';
 
@@ -197,6 +197,6 @@ describe('one owner', () => {
     const offenders = files.filter((f) => !f.endsWith('refresh-lifecycle.service.ts') && writes.some((re) => re.test(readFileSync(f, 'utf8')))).map((f) => relative(root, f));
     expect(offenders).toEqual([]);
     // The check finds what it looks for.
-    expect(writes.some((re) => re.test(readFileSync(join(root, 'refreshes', 'refresh-lifecycle.service.ts'), 'utf8')))).toBe(true);
+    expect(writes.some((re) => re.test(readFileSync(join(root, 'features', 'refreshes', 'refresh-lifecycle.service.ts'), 'utf8')))).toBe(true);
   });
 });

@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
 import { createTestDatabase, dropRedisPrefix, REDIS_URL, testRedisPrefix, type TestDatabase } from '@gateway/testing';
-import { loadConfig, type Config } from '../../src/config/config';
+import { loadConfig, type Config } from '../../src/infra/config/config';
 import { createApp, type AppHandle } from '../../src/app';
-import { migrate } from '../../src/database/bootstrap';
+import { migrate } from '../../src/infra/database/bootstrap';
 
 // What only the API's own tests need: the API in this process (through its source) and a database migrated by
 // its migrations. Databases, Redis prefixes, HTTP and waiting come from @gateway/testing.
