@@ -23,8 +23,9 @@ const demoDir = path.resolve(process.env.DEMO_DIR ?? path.join(root, '.demo'));
 const demoDb = process.env.DEMO_DATABASE ?? 'gateway_demo';
 const pgServer = process.env.DEMO_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432';
 // Warnings and errors only, so the sign-in lines below stay in view (LOG_LEVEL=info npm start logs every request).
-// MALLOC_ARENA_MAX=2: the deployment setting of the API and the agents (README, "Running in production").
-const env = { LOG_LEVEL: 'warn', MALLOC_ARENA_MAX: '2', ...process.env, API_PORT: apiPort, NEXT_TELEMETRY_DISABLED: '1', API_URL: apiUrl };
+// MALLOC_ARENA_MAX=2 and MALLOC_MMAP_THRESHOLD_=131072: the deployment settings of the API and the agents (README,
+// "Running in production").
+const env = { LOG_LEVEL: 'warn', MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', ...process.env, API_PORT: apiPort, NEXT_TELEMETRY_DISABLED: '1', API_URL: apiUrl };
 
 const children = [];
 let stopping = false;

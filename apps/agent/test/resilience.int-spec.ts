@@ -389,11 +389,11 @@ describe('a live result over LIVE_MAX_BYTES', () => {
   const query = (body: Record<string, unknown>) => json<QueryReply>(`${api.url}/api/datasources/${d.dsId}/query`, 'POST', body, d.token);
 
   beforeAll(async () => {
-    // Memory is measured as deployed: built (no TypeScript compiler in the process) and with MALLOC_ARENA_MAX=2,
-    // as "Running in production" in the README says.
+    // Memory is measured as deployed: built (no TypeScript compiler in the process), with MALLOC_ARENA_MAX=2 and the
+    // API with MALLOC_MMAP_THRESHOLD_=131072, as "Running in production" in the README says.
     for (const project of ['apps/api', 'apps/agent']) execFileSync(process.execPath, [path.join(ROOT, 'tools/build.js'), project], { stdio: 'ignore' });
     const deployed = { GATEWAY_RUN_FROM: 'dist', MALLOC_ARENA_MAX: '2' };
-    api = await startApiProcess({ ...FAST_PRESENCE, ...deployed });
+    api = await startApiProcess({ ...FAST_PRESENCE, ...deployed, MALLOC_MMAP_THRESHOLD_: '131072' });
     d = await deployment(api, 'Large', ['a'], undefined, deployed);
     await eventually(async () => expect((await query({ sql: 'SELECT 1' })).status).toBe(200), 10_000);
   }, 180_000);
