@@ -32,7 +32,7 @@ const FAST_PRESENCE = { HEARTBEAT_MS: '200', PRESENCE_TTL_MS: '800' };
 const FREEZE_MS = 6_000;
 
 type Refresh = { id: string; status: string; rows: number; error: string | null; attempts: { number: number; memberName: string; status: string }[] };
-type QueryReply = { rows: unknown[][]; servedBy: { memberName: string; reason: string }; message?: string; field?: string };
+type QueryReply = { columns: { name: string }[]; rows: unknown[][]; truncated: boolean; servedBy: { memberName: string; reason: string }; message?: string; field?: string };
 
 let sources: Awaited<ReturnType<typeof createSampleSources>>;
 
@@ -460,5 +460,25 @@ describe('a live result over LIVE_MAX_BYTES', () => {
     expect(after.api.peakMb).toBeLessThan(300);
     // Both still serve.
     expect((await query({ sql: 'SELECT 1' })).status).toBe(200);
+  }, 120_000);
+
+  it('a live result just under the limit (60 MB) is answered whole, and the API holds it about once (it grows by under 100 MB)', async () => {
+    const apiPid = workerPidOf(api.child.pid!);
+    const rows = 30_000;
+    const before = memoryOf(apiPid);
+    const t0 = Date.now();
+    const r = await query({ sql: `SELECT g, repeat('y', 2000) AS pad FROM generate_series(1, ${rows}) g`, maxRows: rows, timeoutMs: 60_000 });
+    const after = memoryOf(apiPid);
+    // VmHWM counts from the process's start: the growth over this result is the peak past what it held before it.
+    const grewMb = Math.max(0, after.peakMb - before.rssMb);
+    console.log(`a ${rows}-row live result of about 60 MB: ${r.status} after ${Date.now() - t0} ms; API RSS before ${before.rssMb} MB, peak ${after.peakMb} MB: grew ${grewMb.toFixed(1)} MB`);
+    expect(r.status).toBe(200);
+    expect(r.body.rows).toHaveLength(rows);
+    expect(r.body.rows[rows - 1]).toEqual([rows, 'y'.repeat(2000)]);
+    expect(r.body.truncated).toBe(false);
+    expect(r.body.columns.map((c) => c.name)).toEqual(['g', 'pad']);
+    expect(r.body.servedBy.memberName).toBe('a');
+    // Serialized whole (one string of the reply and its buffer besides the rows) it grew by about 260 MB.
+    expect(grewMb).toBeLessThan(100);
   }, 120_000);
 });

@@ -18,7 +18,8 @@ export class QueriesController {
     params: IdParams,
     body: QueryRequest,
     response: QueryResult,
-    errors: [404, 408, 422, 502, 503, 504],
+    streamRows: true,
+    errors: [404, 408, 413, 422, 502, 503, 504],
   })
   query(@CurrentUser() user: AuthUser, @Param('id') id: string, @Body() body: QueryRequest) {
     return this.queries.query(user, id, body);

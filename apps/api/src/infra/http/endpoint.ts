@@ -1,4 +1,5 @@
-import { applyDecorators, HttpCode, SetMetadata } from '@nestjs/common';
+import { Readable } from 'node:stream';
+import { applyDecorators, HttpCode, SetMetadata, StreamableFile } from '@nestjs/common';
 import type { ZodType } from 'zod';
 
 export type Auth = 'public' | 'user' | 'member';
@@ -27,6 +28,11 @@ export interface EndpointSpec {
   consumes?: string;
   /** Error statuses the route answers besides the common ones (400, 401). */
   errors?: number[];
+  /**
+   * The reply carries result rows (`rows: unknown[][]`): a large set of them is written as it is serialized, a slice at
+   * a time, instead of as one string of the whole reply (see `rowsReply`).
+   */
+  streamRows?: true;
 }
 
 export const ENDPOINT = 'gateway:endpoint';
@@ -36,16 +42,52 @@ export const ENDPOINT = 'gateway:endpoint';
  * column, can leak into a reply. The wrapper keeps the metadata decorators applied before it gave the handler.
  */
 const shapeResponse =
-  (response: ZodType): MethodDecorator =>
+  (response: ZodType, streamRows: boolean): MethodDecorator =>
   (_target, _key, descriptor: PropertyDescriptor) => {
     const handler = descriptor.value as (...args: unknown[]) => unknown;
     const shaped = async function (this: unknown, ...args: unknown[]) {
-      return response.parse(await handler.apply(this, args));
+      const out = await handler.apply(this, args);
+      if (streamRows) {
+        const { rows, ...rest } = out as { rows: unknown[][] };
+        if (rows.length > STREAM_ROWS_OVER) {
+          // The envelope is shaped as always; the rows are data, and checking them here would copy every row.
+          const { rows: _none, ...envelope } = response.parse({ ...rest, rows: [] }) as Record<string, unknown>;
+          return rowsReply(envelope, rows);
+        }
+      }
+      return response.parse(out);
     };
     for (const key of Reflect.getMetadataKeys(handler)) Reflect.defineMetadata(key, Reflect.getMetadata(key, handler), shaped);
     Object.defineProperty(shaped, 'name', { value: handler.name });
     descriptor.value = shaped;
   };
 
+/** Below this many rows a reply is serialized whole: it is small, and a stream costs more than it saves. */
+export const STREAM_ROWS_OVER = 1_000;
+/** Rows are written in slices of about this many characters. */
+const SLICE_CHARS = 64 * 1024;
+
+/**
+ * A JSON reply `{...envelope, "rows": [...]}` serialized as the client reads it, with backpressure: a slice of rows at
+ * a time, each row let go once written. A whole-reply string and its buffer would hold the result twice more over
+ * (a 60 MB result took the API from 260 to 544 MB that way).
+ */
+export function rowsReply(envelope: Record<string, unknown>, rows: unknown[][]): StreamableFile {
+  function* body() {
+    yield `${JSON.stringify(envelope).slice(0, -1)},"rows":[`;
+    let slice = '';
+    for (let i = 0; i < rows.length; i++) {
+      slice += (i === 0 ? '' : ',') + JSON.stringify(rows[i]);
+      (rows as unknown[])[i] = undefined;
+      if (slice.length >= SLICE_CHARS) {
+        yield slice;
+        slice = '';
+      }
+    }
+    yield `${slice}]}`;
+  }
+  return new StreamableFile(Readable.from(body(), { objectMode: false }), { type: 'application/json; charset=utf-8' });
+}
+
 export const Endpoint = (spec: EndpointSpec) =>
-  applyDecorators(...(spec.response ? [shapeResponse(spec.response)] : []), SetMetadata(ENDPOINT, spec), HttpCode(spec.status ?? 200));
+  applyDecorators(...(spec.response ? [shapeResponse(spec.response, spec.streamRows === true)] : []), SetMetadata(ENDPOINT, spec), HttpCode(spec.status ?? 200));
