@@ -17,6 +17,7 @@ import {
 import type { AuthUser } from '../../infra/http/principal';
 import { CONFIG, type Config } from '../../infra/config/config';
 import { ApiError } from '../../infra/http/errors';
+import { RowSlices } from '../../infra/http/endpoint';
 import { DataSourcesService, toJobDataSource } from '../datasources/datasources.service';
 import { ClusterStateService, type MemberRow } from '../../infra/cluster-state/cluster-state.service';
 import { routingOf } from '../clusters/views';
@@ -37,7 +38,9 @@ const CREDENTIALS_RETRY_MS = 150;
 export type Cluster = { id: string; name: string; routingMode: string; cpuThreshold: number; memoryThreshold: number; members: MemberRow[] };
 
 export type AnswerColumn = { name: string; type?: string; oid?: number; mod?: number; size?: number };
-type Answer = { columns: AnswerColumn[]; rows: unknown[][]; truncated: boolean; executeMs: number; paramTypes?: number[] };
+type Answer = { columns: AnswerColumn[]; rows: unknown[][] | RowSlices; truncated: boolean; executeMs: number; paramTypes?: number[] };
+/** Past this many bytes a REST result is held serialized (RowSlices) rather than as row objects. */
+const SERIALIZE_OVER_BYTES = 1024 * 1024;
 type SourceFields = { sqlstate?: string; detail?: string; hint?: string; position?: string };
 type Outcome =
   | { kind: 'done'; answer: Answer; memberId: string }
@@ -112,7 +115,8 @@ export class QueryService {
     @Inject(CONFIG) private readonly config: Config,
   ) {}
 
-  async query(user: AuthUser, dataSourceId: string, req: QueryRequest): Promise<QueryResult> {
+  /** The rows of a large result come as RowSlices, which the route writes as they are (Endpoint's `streamRows`). */
+  async query(user: AuthUser, dataSourceId: string, req: QueryRequest): Promise<Omit<QueryResult, 'rows'> & { rows: QueryResult['rows'] | RowSlices }> {
     const ds = await this.dataSources.find(user, dataSourceId);
     const timeoutMs = req.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
     const work: LiveWork = { kind: 'query', dataSource: toJobDataSource(ds), sql: req.sql, maxRows: req.maxRows ?? DEFAULT_MAX_ROWS, timeoutMs, maxBytes: this.config.LIVE_MAX_BYTES };
@@ -136,6 +140,7 @@ export class QueryService {
     const { answer, decision, memberId, attempts, totalMs } = await this.dispatch(ds.cluster, work, options.timeoutMs, { id: ds.id, name: ds.name }, options.signal, 'pg');
     return {
       columns: answer.columns,
+      // Wire work is never held serialized (see once()).
       rows: answer.rows as (string | null)[][],
       truncated: answer.truncated,
       paramTypes: answer.paramTypes,
@@ -282,6 +287,8 @@ export class QueryService {
       let settled = false;
       let columns: Answer['columns'] = [];
       let rows: unknown[][] = [];
+      let slices: string[] | null = null;
+      let count = 0;
       let paramTypes: number[] | undefined;
       let bytes = 0;
       const onAbort = () => fail(new QueryCancelled());
@@ -301,6 +308,7 @@ export class QueryService {
         finish();
         cancel();
         rows = [];
+        slices = null;
         reject(error);
       };
       const sink: LiveSink = {
@@ -313,14 +321,24 @@ export class QueryService {
           } else if (m.t === 'rows') {
             bytes += size;
             if (bytes > this.config.LIVE_MAX_BYTES) return fail(new ApiError(413, this.tooLarge(bytes), 'maxRows'));
-            for (const r of m.rows) rows.push(r);
+            count += m.rows.length;
+            if (slices) {
+              // The frame's row objects die young; what stays is one string of its rows.
+              slices.push(JSON.stringify(m.rows).slice(1, -1));
+            } else {
+              for (const r of m.rows) rows.push(r);
+              if (work.kind === 'query' && !work.pg && bytes > SERIALIZE_OVER_BYTES) {
+                slices = [JSON.stringify(rows).slice(1, -1)];
+                rows = [];
+              }
+            }
           } else if (m.t === 'error') {
             finish();
             const fields = { sqlstate: m.sqlstate, detail: m.detail, hint: m.hint, position: m.position };
             resolve({ kind: 'error', code: m.code, message: m.code === 'too_large' ? this.tooLarge(Math.max(bytes, this.config.LIVE_MAX_BYTES)) : m.message, memberId, fields });
           } else {
             finish();
-            const answer = m.t === 'result' ? { columns: m.columns, rows: m.rows, truncated: m.truncated, executeMs: m.executeMs, paramTypes } : { columns, rows, truncated: m.truncated, executeMs: m.executeMs, paramTypes };
+            const answer = m.t === 'result' ? { columns: m.columns, rows: m.rows, truncated: m.truncated, executeMs: m.executeMs, paramTypes } : { columns, rows: slices ? new RowSlices(slices, count) : rows, truncated: m.truncated, executeMs: m.executeMs, paramTypes };
             resolve({ kind: 'done', answer, memberId });
           }
         },

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { StreamableFile } from '@nestjs/common';
 import { z } from 'zod';
-import { Endpoint, STREAM_ROWS_OVER } from './endpoint';
+import { Endpoint, RowSlices, STREAM_ROWS_OVER } from './endpoint';
 
 const Reply = z.object({ columns: z.array(z.object({ name: z.string() })), rows: z.array(z.array(z.unknown())), truncated: z.boolean() });
 
@@ -58,5 +58,14 @@ describe('Endpoint with streamRows', () => {
     expect(body.columns).toEqual([]);
     expect(body.rows).toHaveLength(STREAM_ROWS_OVER + 1);
     expect(body.rows[7]).toEqual([true, false, -7, 1.5e300, '', [], {}]);
+  });
+
+  it('writes rows held serialized (RowSlices) as they are, skipping empty slices, and lets each go', async () => {
+    const slices = ['[1,"a"],[2,"b"]', '', '[3,null]', '[4,{"k":[5]}]'];
+    const reply = (await new Handlers({ columns, rows: new RowSlices(slices, 4), truncated: false }).run()) as StreamableFile;
+    expect(JSON.parse(await text(reply))).toEqual({ columns: [{ name: 'n' }, { name: 's' }], truncated: false, rows: [[1, 'a'], [2, 'b'], [3, null], [4, { k: [5] }]] });
+    expect(slices).toEqual(['', '', '', '']);
+    const none = (await new Handlers({ columns, rows: new RowSlices([''], 0), truncated: false }).run()) as StreamableFile;
+    expect(JSON.parse(await text(none)).rows).toEqual([]);
   });
 });
