@@ -55,7 +55,7 @@ export async function createApp(config: Config, logDestination?: DestinationStre
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onResponse', (req, reply, done) => {
     // The path only: query strings and bodies are never logged.
-    logger.info({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    if (logger.isLevelEnabled('info')) logger.info({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
     done();
   });
   await app.init();

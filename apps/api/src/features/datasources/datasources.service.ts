@@ -33,15 +33,25 @@ export const toDataSourceView = (d: Row): DataSourceView => ({
   updatedAt: d.updatedAt.toISOString(),
 });
 
+type JobSourceRow = Pick<Row, 'id' | 'name' | 'type' | 'connection' | 'credentials' | 'updatedAt'>;
+/** Rows (cached ones: see find) already turned into what a job carries; a row object never changes once read. */
+const jobSources = new WeakMap<JobSourceRow, JobDataSource>();
+
 /** What a job carries about a data source: its credentials stay sealed to the cluster key. */
-export const toJobDataSource = (d: Pick<Row, 'id' | 'name' | 'type' | 'connection' | 'credentials' | 'updatedAt'>): JobDataSource => ({
-  id: d.id,
-  name: d.name,
-  type: d.type as JobDataSource['type'],
-  connection: d.connection as Record<string, unknown>,
-  credentials: d.credentials === null ? null : SealedBox.parse(d.credentials),
-  version: d.updatedAt.toISOString(),
-});
+export const toJobDataSource = (d: JobSourceRow): JobDataSource => {
+  const known = jobSources.get(d);
+  if (known) return known;
+  const job: JobDataSource = {
+    id: d.id,
+    name: d.name,
+    type: d.type as JobDataSource['type'],
+    connection: d.connection as Record<string, unknown>,
+    credentials: d.credentials === null ? null : SealedBox.parse(d.credentials),
+    version: d.updatedAt.toISOString(),
+  };
+  jobSources.set(d, job);
+  return job;
+};
 
 /** Cluster-wide data sources. Credentials are sealed to the cluster key on arrival and never leave again. */
 @Injectable()

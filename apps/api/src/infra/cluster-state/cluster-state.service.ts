@@ -4,6 +4,7 @@ import { route } from '@gateway/routing';
 import { CONFIG, type Config } from '../config/config';
 import { RedisService } from '../redis/redis.service';
 import { ClusterMirror } from './cluster-mirror';
+import { DecisionMemo } from './decision-memo';
 import { safeJson } from '../common/safe-json';
 import { outageOf } from '../http/outage';
 import { OutageWatch } from '../common/outage-watch';
@@ -158,10 +159,16 @@ export class ClusterStateService implements OnModuleInit, OnModuleDestroy {
     });
   }
 
-  /** Who serves, on presence already read: callers that also need the presence read it once. */
+  /**
+   * Who serves, on presence already read: callers that also need the presence read it once. The last decision for
+   * the same members is reused while nothing routing reads has changed (presence moves with each heartbeat, a few
+   * times a second; live queries come much more often).
+   */
   routeOn(routing: RoutingSettings, members: MemberRow[], presence: Map<string, Presence>, source?: RoutedSource): RoutingDecision {
-    return route(this.memberStates(members, presence), routing, source);
+    return this.decisions.decide(routing, members, presence, source, () => route(this.memberStates(members, presence), routing, source));
   }
+
+  private readonly decisions = new DecisionMemo();
 
   /** Who serves now. While Redis is out of reach, the members connected to this instance are the ones known to be online. */
   async decide(clusterId: string, routing: RoutingSettings, members: MemberRow[], source?: RoutedSource): Promise<RoutingDecision> {
@@ -269,3 +276,4 @@ if v then
   end
 end
 return 0`;
+

@@ -48,12 +48,17 @@ const shapeResponse =
     const shaped = async function (this: unknown, ...args: unknown[]) {
       const out = await handler.apply(this, args);
       if (streamRows) {
+        // The envelope is shaped as always; the rows are data (checked as frames when the member sent them), and
+        // passing them through the schema would copy every row.
         const { rows, ...rest } = out as { rows: unknown[][] | RowSlices };
+        const shapedOut = response.parse({ ...rest, rows: [] }) as Record<string, unknown>;
         if (rows instanceof RowSlices || rows.length > STREAM_ROWS_OVER) {
-          // The envelope is shaped as always; the rows are data, and checking them here would copy every row.
-          const { rows: _none, ...envelope } = response.parse({ ...rest, rows: [] }) as Record<string, unknown>;
+          const { rows: _none, ...envelope } = shapedOut;
           return rowsReply(envelope, rows);
         }
+        // In the place the schema gives it.
+        shapedOut.rows = rows;
+        return shapedOut;
       }
       return response.parse(out);
     };
