@@ -1,13 +1,15 @@
 import type { Presence, RoutedSource, RoutingDecision, RoutingSettings } from '@gateway/domain';
-import type { MemberRow } from './cluster-state.service';
 
 /** What of a member's presence routing reads (see ClusterStateService.memberStates). */
 type RoutedPart = { cpu: number; memory: number; draining: boolean; sources: Presence['sources'] } | null;
 const routedPart = (p: Presence | undefined): RoutedPart => (p ? { cpu: p.cpu, memory: p.memory, draining: !!p.draining, sources: p.sources } : null);
 
+/** A member's row: what is compared is the object itself (a changed member is a new row). */
+type Row = { id: string };
+
 interface LastDecision {
   routing: RoutingSettings;
-  members: MemberRow[];
+  members: Row[];
   seen: RoutedPart[];
   source: RoutedSource | undefined;
   decision: RoutingDecision;
@@ -20,9 +22,9 @@ interface LastDecision {
  */
 export class DecisionMemo {
   /** Under the list's first member row, so a cluster whose rows were reloaded lets its old entry go. */
-  private readonly last = new WeakMap<MemberRow, LastDecision>();
+  private readonly last = new WeakMap<Row, LastDecision>();
 
-  decide(routing: RoutingSettings, members: MemberRow[], presence: Map<string, Presence>, source: RoutedSource | undefined, compute: () => RoutingDecision): RoutingDecision {
+  decide(routing: RoutingSettings, members: Row[], presence: Map<string, Presence>, source: RoutedSource | undefined, compute: () => RoutingDecision): RoutingDecision {
     const key = members[0];
     const last = key && this.last.get(key);
     if (last && same(last, routing, members, presence, source)) return last.decision;
@@ -32,7 +34,7 @@ export class DecisionMemo {
   }
 }
 
-function same(last: LastDecision, routing: RoutingSettings, members: MemberRow[], presence: Map<string, Presence>, source: RoutedSource | undefined): boolean {
+function same(last: LastDecision, routing: RoutingSettings, members: Row[], presence: Map<string, Presence>, source: RoutedSource | undefined): boolean {
   if (last.routing.mode !== routing.mode || last.routing.cpuThreshold !== routing.cpuThreshold || last.routing.memoryThreshold !== routing.memoryThreshold) return false;
   if (last.source?.id !== source?.id || last.source?.name !== source?.name) return false;
   if (last.members.length !== members.length) return false;
