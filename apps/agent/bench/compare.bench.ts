@@ -1,0 +1,155 @@
+/**
+ * The live path of another commit against this tree's, side by side in one run: on this machine the figures of two
+ * runs minutes apart differ by more than most changes do, so a change is judged against its baseline only when
+ * both are measured together. Each side is a whole deployment (its own API, database, Redis prefix and two agents,
+ * started from its own checkout); both query the same PostgreSQL, in turn, in blocks of 100 `SELECT 1`, after a
+ * warm-up of each. It prints p50/p90/p99 of each, their ratios, and the CPU each side's API and serving member
+ * spent per query.
+ * Usage: npm run bench -- compare [--ref HEAD] [--calls 4000] [--warmup 2500]
+ *   --ref: any commit; with HEAD and no uncommitted change, the same code twice (what the noise alone gives).
+ * The other commit is checked out in a temporary git worktree; its node_modules are hard links to this tree's when
+ * both have the same package-lock.json, else installed there with `npm ci --prefer-offline`.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { Agent as HttpAgent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as here from '@gateway/testing';
+
+type Testing = typeof here;
+
+const arg = (args: string[], name: string, fallback: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+
+const keepAlive = new HttpAgent({ keepAlive: true, maxSockets: 8 });
+function post(url: string, token: string, body: unknown): Promise<{ status: number; body: string }> {
+  const data = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', agent: keepAlive, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+/** User and system CPU of a process so far, in ms. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+/** The other commit's checkout, ready to run. */
+function checkout(ref: string): { root: string; remove: () => void } {
+  const git = (...a: string[]) => execFileSync('git', a, { cwd: here.ROOT, encoding: 'utf8' }).trim();
+  const commit = git('rev-parse', '--verify', `${ref}^{commit}`);
+  const root = mkdtempSync(path.join(tmpdir(), 'gateway-compare-'));
+  git('worktree', 'add', '--detach', root, commit);
+  const remove = () => {
+    try {
+      git('worktree', 'remove', '--force', root);
+    } catch {
+      rmSync(root, { recursive: true, force: true });
+    }
+  };
+  try {
+    const sameLock = readFileSync(path.join(root, 'package-lock.json'), 'utf8') === readFileSync(path.join(here.ROOT, 'package-lock.json'), 'utf8');
+    if (sameLock) {
+      execFileSync('cp', ['-al', path.join(here.ROOT, 'node_modules'), path.join(root, 'node_modules')]);
+      execFileSync(process.execPath, [path.join(root, 'tools/prisma-generate.js')], { cwd: root, stdio: 'ignore' });
+    } else {
+      console.log(`compare: ${commit.slice(0, 12)} has another package-lock.json: npm ci there (a minute or more)`);
+      execFileSync('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: root, stdio: 'ignore' });
+    }
+  } catch (e) {
+    remove();
+    throw e;
+  }
+  console.log(`compare: ${ref} (${commit.slice(0, 12)}) checked out in ${root}`);
+  return { root, remove };
+}
+
+async function deployment(t: Testing, sources: Awaited<ReturnType<Testing['createSampleSources']>>, name: string) {
+  const api = await t.startApiProcess({ LOG_LEVEL: 'warn' });
+  const agents: here.AgentProcess[] = [];
+  try {
+    const token = await t.firstAdminToken(api);
+    const a = await t.installMember(api, token, { name, member: 'a', recoveryKey: 'bench-recovery-key' });
+    const b = await t.installMember(api, token, { join: name, member: 'b', recoveryKey: 'bench-recovery-key' });
+    agents.push(await t.startAgent(a.config), await t.startAgent(b.config));
+    const ds = await post(`${api.url}/api/clusters/${a.clusterId}/datasources`, token, {
+      name: 'pg',
+      type: 'postgres',
+      connection: { host: sources.postgres.host, port: sources.postgres.port, database: sources.postgres.database },
+      credentials: { username: 'postgres', password: '' },
+    });
+    if (ds.status !== 201) throw new Error(`could not add the data source: ${ds.body}`);
+    const url = `${api.url}/api/datasources/${JSON.parse(ds.body).id}/query`;
+    const stop = async () => {
+      await Promise.all(agents.map((x) => x.kill('SIGTERM')));
+      await api.stop();
+    };
+    return { url, token, pids: [api.child.pid!, agents[0].child.pid!], stop };
+  } catch (e) {
+    await Promise.all(agents.map((x) => x.kill('SIGKILL')));
+    await api.stop();
+    throw e;
+  }
+}
+
+export async function main(args: string[]) {
+  const ref = arg(args, 'ref', 'HEAD');
+  const calls = Number(arg(args, 'calls', '4000'));
+  const warmup = Number(arg(args, 'warmup', '2500'));
+  const other = checkout(ref);
+  // Each side's API and agent compile their own sources: the other checkout must not be given this tree's tsconfig.
+  delete process.env.SWC_NODE_PROJECT;
+  const sources = await here.createSampleSources();
+  const sides: { name: string; d: Awaited<ReturnType<typeof deployment>>; ms: number[]; cpu: number[] }[] = [];
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const theirs = require(path.join(other.root, 'libs/testing/src/index.ts')) as Testing;
+    sides.push({ name: ref, d: await deployment(theirs, sources, 'base'), ms: [], cpu: [] });
+    sides.push({ name: 'this tree', d: await deployment(here, sources, 'tree'), ms: [], cpu: [] });
+    const once = async (s: (typeof sides)[number]) => {
+      const r = await post(s.d.url, s.d.token, { sql: 'SELECT 1' });
+      if (r.status !== 200) throw new Error(`${s.name}: query failed: ${r.body}`);
+    };
+    for (const s of sides) for (let i = 0; i < warmup; i++) await once(s);
+    const before = sides.map((s) => s.d.pids.map(cpuMs));
+    for (let block = 0; block < calls / 100; block++) {
+      for (const s of sides) {
+        for (let i = 0; i < 100; i++) {
+          const t = performance.now();
+          await once(s);
+          s.ms.push(performance.now() - t);
+        }
+      }
+    }
+    sides.forEach((s, i) => (s.cpu = s.d.pids.map((pid, j) => ((cpuMs(pid) - before[i][j]) * 1000) / s.ms.length)));
+    for (const s of sides) s.ms.sort((x, y) => x - y);
+    const [base, tree] = sides;
+    const row = (label: string, f: (s: (typeof sides)[number]) => number, unit: string, digits: number) =>
+      console.log(`| ${label} | ${f(base).toFixed(digits)} ${unit} | ${f(tree).toFixed(digits)} ${unit} | ${(f(tree) / f(base)).toFixed(2)} |`);
+    console.log(`\nSELECT 1 through the gateway, ${calls} calls each after ${warmup} of warm-up, in turn in blocks of 100:\n`);
+    console.log(`| figure | ${base.name} | this tree | this tree / ${base.name} |`);
+    console.log('| --- | --- | --- | --- |');
+    row('latency p50', (s) => pct(s.ms, 50), 'ms', 3);
+    row('latency p90', (s) => pct(s.ms, 90), 'ms', 3);
+    row('latency p99', (s) => pct(s.ms, 99), 'ms', 3);
+    row('API CPU per query', (s) => s.cpu[0], 'µs', 0);
+    row('serving member CPU per query', (s) => s.cpu[1], 'µs', 0);
+  } finally {
+    for (const s of sides) await s.d.stop();
+    await sources.drop();
+    keepAlive.destroy();
+    other.remove();
+  }
+}
