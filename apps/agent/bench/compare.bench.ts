@@ -114,8 +114,10 @@ export async function main(args: string[]) {
   const sources = await here.createSampleSources();
   const sides: { name: string; d: Awaited<ReturnType<typeof deployment>>; ms: number[]; cpu: number[] }[] = [];
   try {
+    // The other checkout's own test support (it starts that checkout's API and agent): loaded by path at run time.
+    const entry = path.join(other.root, 'libs', 'testing', 'src', 'index.ts');
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const theirs = require(path.join(other.root, 'libs/testing/src/index.ts')) as Testing;
+    const theirs = require(entry) as Testing;
     sides.push({ name: ref, d: await deployment(theirs, sources, 'base'), ms: [], cpu: [] });
     sides.push({ name: 'this tree', d: await deployment(here, sources, 'tree'), ms: [], cpu: [] });
     const once = async (s: (typeof sides)[number]) => {
