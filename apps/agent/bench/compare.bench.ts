@@ -40,12 +40,6 @@ function post(url: string, token: string, body: unknown): Promise<{ status: numb
   });
 }
 
-/** User and system CPU of a process so far, in ms. */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
-
 /** The other commit's checkout, ready to run. */
 function checkout(ref: string): { root: string; remove: () => void } {
   const git = (...a: string[]) => execFileSync('git', a, { cwd: here.ROOT, encoding: 'utf8' }).trim();
@@ -125,7 +119,7 @@ export async function main(args: string[]) {
       if (r.status !== 200) throw new Error(`${s.name}: query failed: ${r.body}`);
     };
     for (const s of sides) for (let i = 0; i < warmup; i++) await once(s);
-    const before = sides.map((s) => s.d.pids.map(cpuMs));
+    const before = sides.map((s) => s.d.pids.map(here.cpuTimeMs));
     for (let block = 0; block < calls / 100; block++) {
       for (const s of sides) {
         for (let i = 0; i < 100; i++) {
@@ -135,7 +129,7 @@ export async function main(args: string[]) {
         }
       }
     }
-    sides.forEach((s, i) => (s.cpu = s.d.pids.map((pid, j) => ((cpuMs(pid) - before[i][j]) * 1000) / s.ms.length)));
+    sides.forEach((s, i) => (s.cpu = s.d.pids.map((pid, j) => ((here.cpuTimeMs(pid) - before[i][j]) * 1000) / s.ms.length)));
     for (const s of sides) s.ms.sort((x, y) => x - y);
     const [base, tree] = sides;
     const row = (label: string, f: (s: (typeof sides)[number]) => number, unit: string, digits: number) =>

@@ -12,7 +12,7 @@ import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
-import { type AgentProcess, firstAdminToken, freePort, installMember, json, sleep, startAgent, startApiProcess, tempDir } from '@gateway/testing';
+import { type AgentProcess, cpuTimeMs, firstAdminToken, freePort, installMember, json, sleep, startAgent, startApiProcess, tempDir } from '@gateway/testing';
 
 const exec = promisify(execFile);
 const SERVER = process.env.TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432';
@@ -77,17 +77,6 @@ function startRelay(target: number): Promise<{ port: number; stop: () => void }>
   });
 }
 
-/** CPU time (ms) a process has used, from /proc (Linux). */
-function cpuMs(pid: number | undefined): number {
-  if (!pid) return NaN;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return NaN;
-  }
-}
-
 /** CPU time (ms) the whole machine has used (all cores, not idle), from /proc/stat. */
 function machineCpuMs(): number {
   const [, ...t] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
@@ -150,11 +139,11 @@ export async function main(args: string[]) {
       ['floor', floor, {}],
       ['front door', door, doorEnv],
     ] as const) {
-      const before = [cpuMs(api.child.pid), cpuMs(agents[0].child.pid), machineCpuMs()];
+      const before = [cpuTimeMs(api.child.pid), cpuTimeMs(agents[0].child.pid), machineCpuMs()];
       const c8 = await pgbench(conn, 8, seconds, env);
       if (name === 'front door') {
         const tx = (c8.tps * seconds) / 1000;
-        const [apiMs, agentMs, allMs] = [cpuMs(api.child.pid), cpuMs(agents[0].child.pid), machineCpuMs()].map((v, i) => (v - before[i]) / tx);
+        const [apiMs, agentMs, allMs] = [cpuTimeMs(api.child.pid), cpuTimeMs(agents[0].child.pid), machineCpuMs()].map((v, i) => (v - before[i]) / tx);
         cpu = `  CPU per 1,000 transactions through the front door at -c 8: API ${apiMs.toFixed(0)} ms, serving agent ${agentMs.toFixed(0)} ms, the whole machine ${allMs.toFixed(0)} ms`;
       }
       results[name] = { c8, c1: await pgbench(conn, 1, seconds, env) };

@@ -13,17 +13,13 @@ import { Client } from 'pg';
 import { WebSocket } from 'ws';
 import { MEMBER_CONNECT_PATH, memberConnectMessage, PROTOCOL_VERSION, VERSION, type MemberMessage, type ServerMessage } from '@gateway/domain';
 import { generateMemberKeyPair, signMessage } from '@gateway/domain/crypto';
-import { firstAdminToken, json, sleep, startApiProcess } from '@gateway/testing';
+import { cpuTimeMs, firstAdminToken, json, sleep, startApiProcess } from '@gateway/testing';
 
 const METRICS_TOKEN = 'scale-bench-metrics-token-0123';
 const PER_CLUSTER = 10;
 
 type Fake = { id: string; clusterId: string; key: string; ws?: WebSocket; up: boolean };
 
-function cpuMs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-}
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
 export async function main(args: string[]) {
@@ -102,7 +98,7 @@ export async function main(args: string[]) {
       await sleep(3_000);
       const up = fakes.slice(0, size).filter((f) => f.up).length;
       const clusters = [...new Set(fakes.slice(0, size).map((f) => f.clusterId))];
-      const [cpu0, beats0, at0] = [cpuMs(pid), heartbeats, Date.now()];
+      const [cpu0, beats0, at0] = [cpuTimeMs(pid), heartbeats, Date.now()];
       let dispatched = 0;
       let failed = 0;
       const until = Date.now() + seconds * 1000;
@@ -116,7 +112,7 @@ export async function main(args: string[]) {
         }),
       );
       const elapsed = (Date.now() - at0) / 1000;
-      const cpu = (cpuMs(pid) - cpu0) / (elapsed * 10);
+      const cpu = (cpuTimeMs(pid) - cpu0) / (elapsed * 10);
       const scrapeT0 = Date.now();
       const gauge = await connected();
       const scrape = gauge === null ? 'a metrics scrape did not answer in 15 s' : `the API counts ${gauge} (its scrape took ${((Date.now() - scrapeT0) / 1000).toFixed(1)} s)`;

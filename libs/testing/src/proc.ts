@@ -29,3 +29,15 @@ export function workerPidOf(pid: number): number {
   }
   return pid;
 }
+
+/** The CPU time (user and system, ms) a process has used so far, from /proc/<pid>/stat; NaN once it is gone. */
+export function cpuTimeMs(pid: number | undefined): number {
+  if (!pid) return NaN;
+  try {
+    // pid (comm) state ...: comm may hold spaces, so read after its closing parenthesis; utime and stime are in ticks.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return NaN;
+  }
+}

@@ -276,4 +276,3 @@ if v then
   end
 end
 return 0`;
-
