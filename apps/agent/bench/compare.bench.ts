@@ -12,33 +12,18 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { Agent as HttpAgent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as here from '@gateway/testing';
+import { closeConnections, numberArg, pct, post, startLiveCluster } from './live-cluster';
 
 type Testing = typeof here;
 
-const arg = (args: string[], name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
+/** `--ref`: the commit to compare with. */
+const refArg = (args: string[]) => {
+  const i = args.indexOf('--ref');
+  return i >= 0 ? args[i + 1] : 'HEAD';
 };
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-
-const keepAlive = new HttpAgent({ keepAlive: true, maxSockets: 8 });
-function post(url: string, token: string, body: unknown): Promise<{ status: number; body: string }> {
-  const data = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent: keepAlive, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
-}
 
 /** The other commit's checkout, ready to run. */
 function checkout(ref: string): { root: string; remove: () => void } {
@@ -70,38 +55,27 @@ function checkout(ref: string): { root: string; remove: () => void } {
   return { root, remove };
 }
 
+/** A deployment of one checkout (its API and two agents, see startLiveCluster), and how to stop it. */
 async function deployment(t: Testing, sources: Awaited<ReturnType<Testing['createSampleSources']>>, name: string) {
   const api = await t.startApiProcess({ LOG_LEVEL: 'warn' });
   const agents: here.AgentProcess[] = [];
-  try {
-    const token = await t.firstAdminToken(api);
-    const a = await t.installMember(api, token, { name, member: 'a', recoveryKey: 'bench-recovery-key' });
-    const b = await t.installMember(api, token, { join: name, member: 'b', recoveryKey: 'bench-recovery-key' });
-    agents.push(await t.startAgent(a.config), await t.startAgent(b.config));
-    const ds = await post(`${api.url}/api/clusters/${a.clusterId}/datasources`, token, {
-      name: 'pg',
-      type: 'postgres',
-      connection: { host: sources.postgres.host, port: sources.postgres.port, database: sources.postgres.database },
-      credentials: { username: 'postgres', password: '' },
-    });
-    if (ds.status !== 201) throw new Error(`could not add the data source: ${ds.body}`);
-    const url = `${api.url}/api/datasources/${JSON.parse(ds.body).id}/query`;
-    const stop = async () => {
-      await Promise.all(agents.map((x) => x.kill('SIGTERM')));
-      await api.stop();
-    };
-    return { url, token, pids: [api.child.pid!, agents[0].child.pid!], stop };
-  } catch (e) {
-    await Promise.all(agents.map((x) => x.kill('SIGKILL')));
+  const stop = async () => {
+    await Promise.all(agents.map((x) => x.kill('SIGTERM')));
     await api.stop();
+  };
+  try {
+    const { token, queryUrl } = await startLiveCluster(t, api, sources, name, agents);
+    return { url: queryUrl, token, pids: [api.child.pid!, agents[0].child.pid!], stop };
+  } catch (e) {
+    await stop();
     throw e;
   }
 }
 
 export async function main(args: string[]) {
-  const ref = arg(args, 'ref', 'HEAD');
-  const calls = Number(arg(args, 'calls', '4000'));
-  const warmup = Number(arg(args, 'warmup', '2500'));
+  const ref = refArg(args);
+  const calls = numberArg(args, 'calls', 4000);
+  const warmup = numberArg(args, 'warmup', 2500);
   const other = checkout(ref);
   // Each side's API and agent compile their own sources: the other checkout must not be given this tree's tsconfig.
   delete process.env.SWC_NODE_PROJECT;
@@ -145,7 +119,7 @@ export async function main(args: string[]) {
   } finally {
     for (const s of sides) await s.d.stop();
     await sources.drop();
-    keepAlive.destroy();
+    closeConnections();
     other.remove();
   }
 }

@@ -10,46 +10,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { Agent as HttpAgent, request } from 'node:http';
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
-import {
-  type AgentProcess,
-  createSampleSources,
-  dropRedisPrefix,
-  firstAdminToken,
-  installMember,
-  REDIS_URL,
-  sleep,
-  startAgent,
-  startApiProcess,
-} from '@gateway/testing';
+import * as testing from '@gateway/testing';
+import { type AgentProcess, createSampleSources, dropRedisPrefix, REDIS_URL, sleep, startAgent, startApiProcess } from '@gateway/testing';
+import { closeConnections, numberArg, pct, post, startLiveCluster } from './live-cluster';
 
-const arg = (args: string[], name: string, fallback: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const fmt = (n: number) => n.toFixed(2);
-
-const keepAlive = new HttpAgent({ keepAlive: true, maxSockets: 64 });
-
-/** A minimal JSON POST over a keep-alive agent (fetch's pool adds its own overhead to what we measure). */
-function post(url: string, token: string, body?: unknown): Promise<{ status: number; body: string }> {
-  const data = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent: keepAlive, headers: { authorization: `Bearer ${token}`, ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
-    req.on('error', reject);
-    if (data) req.write(data);
-    req.end();
-  });
-}
 
 /**
  * The floor of the live path on this machine: the same processes and hops as the gateway's (an HTTP server, one
@@ -122,27 +90,16 @@ async function rawBullmq(inFlight: number, slots: number, seconds: number, worke
 }
 
 export async function main(args: string[]) {
-  const calls = arg(args, 'calls', 2000);
-  const seconds = arg(args, 'seconds', 10);
-  const concurrency = arg(args, 'concurrency', 16);
+  const calls = numberArg(args, 'calls', 2000);
+  const seconds = numberArg(args, 'seconds', 10);
+  const concurrency = numberArg(args, 'concurrency', 16);
   const quiet = { LOG_LEVEL: 'warn' };
-  console.log(`bench: ${calls} latency calls after ${arg(args, 'warmup', 2000)} of warm-up, ${seconds} s throughput runs at concurrency ${concurrency}`);
+  console.log(`bench: ${calls} latency calls after ${numberArg(args, 'warmup', 2000)} of warm-up, ${seconds} s throughput runs at concurrency ${concurrency}`);
 
   const [api, sources] = await Promise.all([startApiProcess(quiet), createSampleSources()]);
   const agents: AgentProcess[] = [];
   try {
-    const token = await firstAdminToken(api);
-    const a = await installMember(api, token, { name: 'bench', member: 'a', recoveryKey: 'bench-recovery-key' });
-    const b = await installMember(api, token, { join: 'bench', member: 'b', recoveryKey: 'bench-recovery-key' });
-    agents.push(await startAgent(a.config), await startAgent(b.config));
-    const ds = await post(`${api.url}/api/clusters/${a.clusterId}/datasources`, token, {
-      name: 'pg',
-      type: 'postgres',
-      connection: { host: sources.postgres.host, port: sources.postgres.port, database: sources.postgres.database },
-      credentials: { username: 'postgres', password: '' },
-    });
-    const dsId = JSON.parse(ds.body).id as string;
-    const queryUrl = `${api.url}/api/datasources/${dsId}/query`;
+    const { token, clusterId, primaryConfig, queryUrl } = await startLiveCluster(testing, api, sources, 'bench', agents);
 
     // 1. Latency: direct pg, the floor (same hops, no gateway work) and through the gateway, interleaved in blocks
     // so that all three see the same machine noise.
@@ -154,7 +111,7 @@ export async function main(args: string[]) {
     const gatewayMs: number[] = [];
     // Warm-up: the figures are of the steady state a long-running gateway is in. The API's and the member's code
     // is still being optimized by V8 for the first 2,000 or so calls (p50 about twice the steady one before that).
-    const warmup = arg(args, 'warmup', 2000);
+    const warmup = numberArg(args, 'warmup', 2000);
     for (let i = 0; i < warmup; i++) {
       await direct.query('SELECT 1');
       await post(floor.url, token, { sql: 'SELECT 1' });
@@ -188,7 +145,7 @@ export async function main(args: string[]) {
     // connection, the member, back), at the same concurrency (in flight, and worker slots = the member's slots).
     // Raw BullMQ runs twice, before and after, so a drift of the machine shows.
     const raw1 = await rawBullmq(concurrency, concurrency, seconds / 2);
-    const pingUrl = `${api.url}/api/clusters/${a.clusterId}/ping`;
+    const pingUrl = `${api.url}/api/clusters/${clusterId}/ping`;
     const full = await closedLoop(concurrency, seconds, async () => {
       const r = await post(pingUrl, token);
       if (r.status !== 200) throw new Error(`ping failed: ${r.body}`);
@@ -225,7 +182,7 @@ export async function main(args: string[]) {
       () => agents[0].kill('SIGKILL'),
       async () => {
         // The primary back for the next round, serving again.
-        agents[0] = await startAgent(a.config);
+        agents[0] = await startAgent(primaryConfig);
         await sleep(1500);
       },
     );
@@ -248,6 +205,6 @@ export async function main(args: string[]) {
     await Promise.all(agents.map((x) => x.kill('SIGKILL')));
     await api.stop();
     await sources.drop();
-    keepAlive.destroy();
+    closeConnections();
   }
 }
