@@ -16,7 +16,8 @@ type Wire = {
  * paused, so the server waits and memory holds a batch or two.
  */
 export class CopyOut implements Submittable {
-  private parts: Buffer[] = [];
+  private buffer = Buffer.allocUnsafe(1 << 20);
+  private used = 0;
   private partRows = 0;
   private rows = 0;
   private error: Error | null = null;
@@ -49,17 +50,25 @@ export class CopyOut implements Submittable {
 
   handleCopyData(msg: { chunk: Buffer }) {
     if (this.error) return;
-    // One row per CopyData message. The parser's buffer is reused: keep a copy.
-    this.parts.push(Buffer.from(msg.chunk));
+    // One row per CopyData message. The parser's buffer is reused: the row is copied into the batch's buffer
+    // (one copy, and no allocation per row), which grows by doubling and starts at the size the last one reached.
+    const chunk = msg.chunk;
+    if (this.used + chunk.length > this.buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.used + chunk.length));
+      this.buffer.copy(grown, 0, 0, this.used);
+      this.buffer = grown;
+    }
+    this.used += chunk.copy(this.buffer, this.used);
     this.partRows += 1;
     if (this.partRows >= this.batchRows) this.flush();
   }
 
   private flush() {
     if (!this.partRows) return;
-    const data = Buffer.concat(this.parts);
+    const data = this.buffer.subarray(0, this.used);
     const count = this.partRows;
-    this.parts = [];
+    this.buffer = Buffer.allocUnsafe(this.buffer.length);
+    this.used = 0;
     this.partRows = 0;
     this.rows += count;
     // Nothing more is read from the server until the batches are handed over.
