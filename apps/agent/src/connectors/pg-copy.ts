@@ -15,9 +15,15 @@ type Wire = {
  * API turns them into JSON or CSV when the snapshot is read). While a batch is being handled the socket is
  * paused, so the server waits and memory holds a batch or two.
  */
+const EMPTY = Buffer.alloc(0);
+/** A first batch starts this large: a small result (most scheduled refreshes) never takes more. */
+const FIRST_CAPACITY = 64 * 1024;
+
 export class CopyOut implements Submittable {
-  private buffer = Buffer.allocUnsafe(1 << 20);
+  /** The batch being filled (allocated at its first row), and the size the last one reached. */
+  private buffer = EMPTY;
   private used = 0;
+  private capacity = FIRST_CAPACITY;
   private partRows = 0;
   private rows = 0;
   private error: Error | null = null;
@@ -54,9 +60,10 @@ export class CopyOut implements Submittable {
     // (one copy, and no allocation per row), which grows by doubling and starts at the size the last one reached.
     const chunk = msg.chunk;
     if (this.used + chunk.length > this.buffer.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.used + chunk.length));
+      const grown = Buffer.allocUnsafe(Math.max(this.buffer.length ? this.buffer.length * 2 : this.capacity, this.used + chunk.length));
       this.buffer.copy(grown, 0, 0, this.used);
       this.buffer = grown;
+      this.capacity = grown.length;
     }
     this.used += chunk.copy(this.buffer, this.used);
     this.partRows += 1;
@@ -67,7 +74,7 @@ export class CopyOut implements Submittable {
     if (!this.partRows) return;
     const data = this.buffer.subarray(0, this.used);
     const count = this.partRows;
-    this.buffer = Buffer.allocUnsafe(this.buffer.length);
+    this.buffer = EMPTY;
     this.used = 0;
     this.partRows = 0;
     this.rows += count;
