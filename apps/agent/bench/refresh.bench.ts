@@ -76,11 +76,12 @@ export async function main(args: string[]) {
       // than the ratio's margin, so the figure is the median ratio of pairs measured seconds apart.
       const pairs: { copyS: number; gatewayS: number; bytes: number; peakAgent: number; peakApi: number }[] = [];
       for (let rep = 0; rep < repeat; rep++) pairs.push(await refreshPair(n, rep));
-      const ratios = pairs.map((p) => p.copyS / p.gatewayS).sort((x, y) => x - y);
-      const mid = pairs.map((p) => p).sort((x, y) => x.copyS / x.gatewayS - y.copyS / y.gatewayS)[Math.floor(pairs.length / 2)];
-      const range = pairs.length > 1 ? ` (${pairs.length} pairs: ${ratios.map((r) => r.toFixed(2)).join(', ')})` : '';
+      const ratioOf = (p: (typeof pairs)[number]) => p.copyS / p.gatewayS;
+      pairs.sort((x, y) => ratioOf(x) - ratioOf(y));
+      const mid = pairs[Math.floor(pairs.length / 2)];
+      const range = pairs.length > 1 ? ` (${pairs.length} pairs: ${pairs.map((p) => ratioOf(p).toFixed(2)).join(', ')})` : '';
       results.push(
-        `| ${n.toLocaleString('en-US')} rows x 10 columns | ${Math.round(n / mid.gatewayS).toLocaleString('en-US')} rows/s (${mid.gatewayS.toFixed(2)} s, ${(mid.bytes / 1e6).toFixed(1)} MB compressed) | ${Math.round(n / mid.copyS).toLocaleString('en-US')} rows/s COPY (${mid.copyS.toFixed(2)} s) | ratio ${(mid.copyS / mid.gatewayS).toFixed(2)}${range} | peak RSS agent ${Math.max(...pairs.map((p) => p.peakAgent)).toFixed(0)} MB, API ${Math.max(...pairs.map((p) => p.peakApi)).toFixed(0)} MB |`,
+        `| ${n.toLocaleString('en-US')} rows x 10 columns | ${Math.round(n / mid.gatewayS).toLocaleString('en-US')} rows/s (${mid.gatewayS.toFixed(2)} s, ${(mid.bytes / 1e6).toFixed(1)} MB compressed) | ${Math.round(n / mid.copyS).toLocaleString('en-US')} rows/s COPY (${mid.copyS.toFixed(2)} s) | ratio ${ratioOf(mid).toFixed(2)}${range} | peak RSS agent ${Math.max(...pairs.map((p) => p.peakAgent)).toFixed(0)} MB, API ${Math.max(...pairs.map((p) => p.peakApi)).toFixed(0)} MB |`,
       );
     }
 

@@ -9,16 +9,16 @@ type Wire = {
   stream: { pause(): void; resume(): void };
 };
 
+const EMPTY = Buffer.alloc(0);
+/** A first batch starts this large: a small result (most scheduled refreshes) never takes more. */
+const FIRST_CAPACITY = 64 * 1024;
+
 /**
  * `COPY (query) TO STDOUT` through the extended protocol (one statement, so nothing can be appended to the
  * user's query), handed over as it comes: batches of batchRows rows of COPY's text format, untouched (the
  * API turns them into JSON or CSV when the snapshot is read). While a batch is being handled the socket is
  * paused, so the server waits and memory holds a batch or two.
  */
-const EMPTY = Buffer.alloc(0);
-/** A first batch starts this large: a small result (most scheduled refreshes) never takes more. */
-const FIRST_CAPACITY = 64 * 1024;
-
 export class CopyOut implements Submittable {
   /** The batch being filled (allocated at its first row), and the size the last one reached. */
   private buffer = EMPTY;
