@@ -8,7 +8,7 @@ import path from 'node:path';
 const root = path.join(__dirname, '..');
 const nx = require.resolve('nx/bin/nx.js');
 const work = mkdtempSync(path.join(tmpdir(), 'nx-workspace-'));
-const env = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_CACHE_DIRECTORY: path.join(work, 'cache'), NX_SKIP_NX_CACHE: '' };
+const env = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_CACHE_DIRECTORY: path.join(work, 'cache'), NX_WORKSPACE_DATA_DIRECTORY: path.join(work, 'data'), NX_SKIP_NX_CACHE: '' };
 const run = (...args: string[]) => execFileSync(process.execPath, [nx, ...args], { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
