@@ -70,6 +70,8 @@ export const Presence = z.object({
   /** Live slots in use and in all. */
   busy: z.number().int().optional(),
   slots: z.number().int().optional(),
+  /** When the API holding the connection received the member's last report (ms since the epoch, its clock). */
+  reportedAt: z.number().optional(),
   /** The member protocol version of its connection. */
   protocol: z.number().int().optional(),
   /** Whether the member could reach each data source of its cluster when it last checked. */

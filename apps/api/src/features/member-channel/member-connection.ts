@@ -39,6 +39,8 @@ export class MemberConnection {
   cpu = 0;
   memory = 0;
   busy = 0;
+  /** When its last presence frame arrived (0: none yet). */
+  reportedAt = 0;
   slots = 0;
   /** Whether the member could reach each data source when it last checked (its last presence frame). */
   sources: SourceHealth[] = [];

@@ -202,7 +202,7 @@ export class MemberHub implements OnModuleDestroy {
       if (!parsed.ok) return void this.violation(conn, CLOSE.malformed, parsed.reason);
       const m = parsed.message;
       if (m.t === 'presence') {
-        conn.lastSeen = Date.now();
+        conn.lastSeen = conn.reportedAt = Date.now();
         Object.assign(conn, { cpu: m.cpu, memory: m.memory, busy: m.busy, slots: m.slots, draining: !!m.draining, sources: m.sources ?? [] });
         void this.announce(conn);
         if (tokenExpires - Date.now() < TOKEN_RENEW_MS) {
@@ -264,6 +264,7 @@ export class MemberHub implements OnModuleDestroy {
       activeJobs: conn.busy,
       busy: conn.busy,
       slots: conn.slots,
+      ...(conn.reportedAt ? { reportedAt: conn.reportedAt } : {}),
       at: Date.now(),
       instanceId: this.instanceId,
       protocol: conn.member.protocol,

@@ -26,6 +26,7 @@ import { MemberRelay } from '../member-channel/member-relay.service';
 import type { LiveFrame, LiveSink } from '../member-channel/member-connection';
 import { failoverReason, MetricsService, type LiveOutcome } from '../../infra/metrics/metrics.service';
 import { QueryStatsService } from './query-stats.service';
+import { MemberLoad } from './member-load';
 
 /** How often a request forwarded to another instance checks that its member is still held there. */
 const WATCH_MS = 50;
@@ -101,7 +102,7 @@ const mib = (bytes: number) => `${Math.round((bytes / 1024 / 1024) * 10) / 10} M
 export class QueryService {
   private readonly logger = new Logger(QueryService.name);
   /** Live requests this instance has in flight per member, to spread `distribute` work to the least busy. */
-  private readonly inflight = new Map<string, number>();
+  private readonly load = new MemberLoad();
   /** The member that last served each cluster's live work here: a move away from it is a failover. */
   private readonly lastServer = new Map<string, string>();
 
@@ -169,15 +170,15 @@ export class QueryService {
   }
 
   /**
-   * One server of the decision: the only one, or in `distribute` the least busy: the busier of what it last reported
-   * (all instances' work) and what this instance has in flight to it (not reported yet), ties at random.
+   * One server of the decision: the only one, or in `distribute` the least busy (MemberLoad: the other instances'
+   * work as last reported plus this instance's in flight now), ties at random.
    */
   private pick(servers: Server[], presence: Map<string, Presence>): Server {
     if (servers.length === 1) return servers[0];
     let best: Server[] = [];
     let load = Infinity;
     for (const s of servers) {
-      const l = Math.max(presence.get(s.memberId)?.busy ?? 0, this.inflight.get(s.memberId) ?? 0);
+      const l = this.load.load(s.memberId, presence.get(s.memberId));
       if (l < load) {
         load = l;
         best = [s];
@@ -282,7 +283,7 @@ export class QueryService {
   /** Sends the work to one member and waits for its answer, its loss, or the deadline. */
   private once(cluster: Cluster, memberId: string, holder: string, id: string, work: LiveWork, timeoutMs: number, signal?: AbortSignal): Promise<Outcome> {
     const local = holder === this.hub.instanceId;
-    this.inflight.set(memberId, (this.inflight.get(memberId) ?? 0) + 1);
+    const ticket = this.load.begin(memberId);
     return new Promise<Outcome>((resolve, reject) => {
       let settled = false;
       let columns: Answer['columns'] = [];
@@ -297,9 +298,7 @@ export class QueryService {
         signal?.removeEventListener('abort', onAbort);
         clearTimeout(deadline);
         if (watch) clearInterval(watch);
-        const n = (this.inflight.get(memberId) ?? 1) - 1;
-        if (n > 0) this.inflight.set(memberId, n);
-        else this.inflight.delete(memberId);
+        this.load.end(ticket);
         if (!local) this.relay.done(id);
       };
       const cancel = () => (local ? this.hub.cancelLive(memberId, id) : this.relay.cancel(holder, memberId, id));
