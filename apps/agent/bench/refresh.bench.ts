@@ -31,6 +31,22 @@ const query = (n: number) =>
   `SELECT g AS c1, g * 2 AS c2, md5(g::text) AS c3, timestamp '2026-01-01' + g * interval '1 second' AS c4, g::float8 / 3 AS c5, ` +
   `'text-' || g AS c6, g % 7 = 0 AS c7, (g / 100.0)::numeric(12,2) AS c8, g % 1000 AS c9, repeat('x', 10) AS c10 FROM generate_series(1, ${n}) g`;
 
+/** CPU seconds (user + system) the process has used so far, from /proc (clock ticks of 1/100 s). */
+const cpuS = (pid: number) => {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+};
+
+/** CPU seconds the whole machine has used so far (user, nice, system, irq, softirq), from /proc/stat. */
+const machineCpuS = () => {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
+  return (f[0] + f[1] + f[2] + f[5] + f[6]) / 100;
+};
+
 const rssMb = (pid: number) => {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -74,26 +90,30 @@ export async function main(args: string[]) {
     for (const n of [...new Set([Math.min(100_000, rows), rows])]) {
       // Pairs of (COPY, refresh), one after the other, `repeat` times: the machine's speed moves between runs by more
       // than the ratio's margin, so the figure is the median ratio of pairs measured seconds apart.
-      const pairs: { copyS: number; gatewayS: number; bytes: number; peakAgent: number; peakApi: number }[] = [];
+      const pairs: { copyS: number; gatewayS: number; bytes: number; peakAgent: number; peakApi: number; cpuAgent: number; cpuApi: number; copyCpu: number; machineCpu: number }[] = [];
       for (let rep = 0; rep < repeat; rep++) pairs.push(await refreshPair(n, rep));
       const ratioOf = (p: (typeof pairs)[number]) => p.copyS / p.gatewayS;
       pairs.sort((x, y) => ratioOf(x) - ratioOf(y));
       const mid = pairs[Math.floor(pairs.length / 2)];
       const range = pairs.length > 1 ? ` (${pairs.length} pairs: ${pairs.map((p) => ratioOf(p).toFixed(2)).join(', ')})` : '';
       results.push(
-        `| ${n.toLocaleString('en-US')} rows x 10 columns | ${Math.round(n / mid.gatewayS).toLocaleString('en-US')} rows/s (${mid.gatewayS.toFixed(2)} s, ${(mid.bytes / 1e6).toFixed(1)} MB compressed) | ${Math.round(n / mid.copyS).toLocaleString('en-US')} rows/s COPY (${mid.copyS.toFixed(2)} s) | ratio ${ratioOf(mid).toFixed(2)}${range} | peak RSS agent ${Math.max(...pairs.map((p) => p.peakAgent)).toFixed(0)} MB, API ${Math.max(...pairs.map((p) => p.peakApi)).toFixed(0)} MB |`,
+        `| ${n.toLocaleString('en-US')} rows x 10 columns | ${Math.round(n / mid.gatewayS).toLocaleString('en-US')} rows/s (${mid.gatewayS.toFixed(2)} s, ${(mid.bytes / 1e6).toFixed(1)} MB compressed) | ${Math.round(n / mid.copyS).toLocaleString('en-US')} rows/s COPY (${mid.copyS.toFixed(2)} s) | ratio ${ratioOf(mid).toFixed(2)}${range} | peak RSS agent ${Math.max(...pairs.map((p) => p.peakAgent)).toFixed(0)} MB, API ${Math.max(...pairs.map((p) => p.peakApi)).toFixed(0)} MB | agent ${mid.cpuAgent.toFixed(2)} s, API ${mid.cpuApi.toFixed(2)} s, machine ${mid.machineCpu.toFixed(2)} s (COPY: ${mid.copyCpu.toFixed(2)} s) |`,
       );
     }
 
     async function refreshPair(n: number, rep: number) {
       // Baseline: COPY of the same query, to /dev/null, timed around psql.
+      const s0 = machineCpuS();
       const t0 = performance.now();
       const copy = spawnSync('psql', ['-h', sources.postgres.host, '-U', 'postgres', '-d', sources.postgres.database, '-qAt', '-c', `COPY (${query(n)}) TO STDOUT`], { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 20 });
       const copyS = (performance.now() - t0) / 1000;
       if (copy.status !== 0) throw new Error(`psql COPY failed: ${copy.stderr}`);
+      const copyCpu = machineCpuS() - s0;
 
       const d = await json<{ id: string }>(`${api.url}/api/datasets`, 'POST', { dataSourceId: ds.body.id, name: `rows-${n}-${rep}`, query: query(n), retry: { attempts: 1, backoffMs: 0 } }, token);
       if (d.status !== 201) throw new Error(`could not create the dataset: ${JSON.stringify(d.body)}`);
+      const s1 = machineCpuS();
+      const cpu0 = { agent: cpuS(agent!.child.pid!), api: cpuS(api.child.pid!) };
       let peakAgent = rssMb(agent!.child.pid!);
       let peakApi = rssMb(api.child.pid!);
       const sampler = setInterval(() => {
@@ -110,7 +130,11 @@ export async function main(args: string[]) {
         throw e;
       });
       clearInterval(sampler);
-      return { copyS, gatewayS: done.durationMs / 1000, bytes: done.bytes, peakAgent, peakApi };
+      const machineCpu = machineCpuS() - s1;
+      // Includes the API's polling answers to this loop (a few ms) and the agent's heartbeats.
+      const cpuAgent = cpuS(agent!.child.pid!) - cpu0.agent;
+      const cpuApi = cpuS(api.child.pid!) - cpu0.api;
+      return { copyS, gatewayS: done.durationMs / 1000, bytes: done.bytes, peakAgent, peakApi, cpuAgent, cpuApi, copyCpu, machineCpu };
     }
 
     // Schedule accuracy: datasets on a one-minute schedule (second 0 of every minute); delay from tick to start.
@@ -137,8 +161,8 @@ export async function main(args: string[]) {
     const finish = delays.map((x) => Number(x.finished)).sort((p, q) => p - q);
 
     console.log(`\nidle RSS before the refreshes: agent ${idle.agent.toFixed(0)} MB, API ${idle.api.toFixed(0)} MB (both run ${fromDist ? 'from dist/' : 'from source through SWC'}, MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX})`);
-    console.log('\n| refresh | through the gateway into the snapshot store | baseline | result (target >= 0.8 for 1M rows) | memory (target <= 256 MB) |');
-    console.log('| --- | --- | --- | --- | --- |');
+    console.log('\n| refresh | through the gateway into the snapshot store | baseline | result (target >= 0.8 for 1M rows) | memory (target <= 256 MB) | CPU seconds of the median pair (2 cores) |');
+    console.log('| --- | --- | --- | --- | --- | --- |');
     for (const line of results) console.log(line);
     console.log(`\n| schedule accuracy (${datasets} datasets, one-minute schedule, waited ${Math.round((Date.now() - started) / 1000)} s) | p50 | p99 | max | target |`);
     console.log('| --- | --- | --- | --- | --- |');

@@ -115,6 +115,24 @@ describe('the migrated database matches schema.prisma', () => {
     ).rejects.toMatchObject({ code: 'P2002' });
   });
 
+  it('stores snapshot chunks without compressing them again (a storage setting the Prisma schema cannot express)', async () => {
+    const [col] = await prisma.$queryRaw<{ attstorage: string }[]>`
+      SELECT attstorage::text FROM pg_attribute WHERE attrelid = '"SnapshotChunk"'::regclass AND attname = 'data'`;
+    expect(col.attstorage).toBe('e');
+    const user = await prisma.user.create({ data: { email: 'chunk@example.com', passwordHash: 'h' } });
+    const cluster = await prisma.cluster.create({ data: { name: 'chunks', publicKey: 'pk', keyEnvelope: envelope, ownerId: user.id } });
+    const dataset = await prisma.dataset.create({ data: { clusterId: cluster.id, name: 'd', query: 'SELECT 1' } });
+    const refresh = await prisma.refresh.create({ data: { datasetId: dataset.id, status: 'running', trigger: 'manual' } });
+    // 1 MB that pglz would shrink to almost nothing: stored out of line at its full size all the same.
+    const data = Buffer.alloc(1 << 20, 'a');
+    await prisma.snapshotChunk.create({ data: { refreshId: refresh.id, attempt: 1, seq: 0, rows: 1, bytes: data.length, format: 'pgcopy', encoding: 'br', data } });
+    const [stored] = await prisma.$queryRaw<{ method: string | null; size: number }[]>`
+      SELECT pg_column_compression(data) AS method, pg_column_size(data) AS size FROM "SnapshotChunk" WHERE "refreshId" = ${refresh.id}::uuid`;
+    expect(stored.method).toBeNull();
+    expect(stored.size).toBeGreaterThanOrEqual(data.length);
+    await prisma.cluster.delete({ where: { id: cluster.id } });
+  });
+
   it('covered every model the schema declares', () => {
     expect([...exercised].sort()).toEqual(Object.values(Prisma.ModelName).sort());
   });
