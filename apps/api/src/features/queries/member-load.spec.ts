@@ -67,4 +67,17 @@ describe('MemberLoad', () => {
     expect(l.inflight('m')).toBe(0);
     expect(l.load('m', { busy: 2, reportedAt: t - 1 })).toBe(2);
   });
+
+  it('keeps a bounded record of ended work when no report asks for it (primary mode)', () => {
+    const l = new MemberLoad(now);
+    const kept = () => (l as unknown as { ended: Map<string, unknown[]> }).ended.get('m')?.length ?? 0;
+    for (let i = 0; i < 10_000; i++) {
+      l.end(l.begin('m'));
+      expect(kept()).toBeLessThanOrEqual(4096);
+    }
+    expect(kept()).toBeGreaterThan(0);
+    t += 5;
+    expect(l.load('m', { busy: 1, reportedAt: t })).toBe(1); // all ended before the report: another instance's
+    expect(kept()).toBe(0);
+  });
 });

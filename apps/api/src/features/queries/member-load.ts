@@ -1,3 +1,7 @@
+/** Ended work kept per member at most, and for how long. */
+const MAX_ENDED = 4096;
+const KEEP_ENDED_MS = 10_000;
+
 /** One piece of live work this instance sent to a member: when it left, and when its answer came back. */
 interface Ticket {
   readonly memberId: string;
@@ -45,8 +49,15 @@ export class MemberLoad {
     let list = this.ended.get(t.memberId);
     if (!list) this.ended.set(t.memberId, (list = []));
     list.push(t);
-    // Bounded even if no report ever comes (a member routed to without presence): nothing older matters.
-    if (list.length > 4096) list.splice(0, list.length - 4096);
+    // Pruned by load() as reports come; bounded here too, since in `primary` mode nothing asks (only a report newer
+    // than a ticket's end makes it irrelevant, and reports come every heartbeat: a few seconds is plenty). The
+    // front is cut in one go, so the cost per call stays constant.
+    if (list.length > MAX_ENDED) {
+      let drop = 0;
+      const old = t.endedAt - KEEP_ENDED_MS;
+      while (drop < list.length && list[drop].endedAt! < old) drop++;
+      list.splice(0, Math.max(drop, list.length - MAX_ENDED / 2));
+    }
   }
 
   /** Work this instance has in flight to the member now. */
