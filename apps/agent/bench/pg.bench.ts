@@ -2,7 +2,8 @@
  * `npm run bench -- pg`: the PostgreSQL front door against direct PostgreSQL and PgBouncer (Debian's, transaction
  * pooling, started here), with pgbench's own select-only script on tables `pgbench -i` made, all in the same run:
  * - TPS of `pgbench -n -S -M extended -c 8 -j 2 -T <s>` for each (target: the front door >= 0.5 x PgBouncer), and for
- *   the floor of the front door's hops: two processes that only copy bytes, in a row (floor/pg-relay.js);
+ *   the floor of the front door's hops: two processes that only copy bytes, in a row (floor/pg-relay.js), and the
+ *   same over the front door's transport: the clients carried over one WebSocket between them (floor/pg-ws-relay.js);
  * - the average latency of the same with -c 1 (target: <= 1.0 ms through the front door);
  * - failover: the longest time without a completed transaction after SIGKILL of the serving member (from
  *   pgbench's per-transaction log; target <= 250 ms), and the clients pgbench reports aborted (target 0).
@@ -63,18 +64,34 @@ async function startPgBouncer(database: string) {
   throw new Error(`pgbouncer did not start: ${out}`);
 }
 
-/** A floor/pg-relay.js process in front of `target`: resolves with its port and a stop function. */
-function startRelay(target: number): Promise<{ port: number; stop: () => void }> {
-  const child = spawn(process.execPath, [path.join(__dirname, 'floor/pg-relay.js'), String(target)], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** A process of floor/ that prints `ready` (a pattern) when it is: resolves with the pattern's match and a stop function. */
+function startFloor(script: string, args: string[], ready: RegExp): Promise<{ match: RegExpExecArray; stop: () => void }> {
+  const child = spawn(process.execPath, [path.join(__dirname, 'floor', script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => {
       out += d;
-      const m = /RELAY_READY (\d+)/.exec(out);
-      if (m) resolve({ port: Number(m[1]), stop: () => child.kill('SIGTERM') });
+      const m = ready.exec(out);
+      if (m) resolve({ match: m, stop: () => child.kill('SIGTERM') });
     });
-    child.once('exit', (code) => reject(new Error(`pg-relay exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
   });
+}
+
+/** A floor/pg-relay.js process in front of `target`: resolves with its port and a stop function. */
+async function startRelay(target: number) {
+  const r = await startFloor('pg-relay.js', [String(target)], /RELAY_READY (\d+)/);
+  return { port: Number(r.match[1]), stop: r.stop };
+}
+
+/**
+ * The floor on the front door's own transport (floor/pg-ws-relay.js): a hub taking the clients and a member
+ * carrying them to `target` over one WebSocket it opened. Resolves with the clients' port and a stop function.
+ */
+async function startWsRelay(target: number) {
+  const hub = await startFloor('pg-ws-relay.js', ['hub'], /HUB_READY (\d+) (\d+)/);
+  const member = await startFloor('pg-ws-relay.js', ['member', hub.match[2], String(target)], /MEMBER_READY/);
+  return { port: Number(hub.match[1]), stop: () => (member.stop(), hub.stop()) };
 }
 
 /** CPU time (ms) the whole machine has used (all cores, not idle), from /proc/stat. */
@@ -114,6 +131,8 @@ export async function main(args: string[]) {
     stops.push(inner.stop);
     const outer = await startRelay(inner.port);
     stops.push(outer.stop);
+    const overWs = await startWsRelay(5432);
+    stops.push(overWs.stop);
     const api = await startApiProcess({ PG_PORT: String(await freePort()), LOG_LEVEL: 'warn' });
     stops.push(() => api.stop());
     const token = await firstAdminToken(api, ADMIN, PASSWORD);
@@ -125,6 +144,7 @@ export async function main(args: string[]) {
     const direct = `host=127.0.0.1 port=5432 user=postgres dbname=${database}`;
     const viaBouncer = `host=127.0.0.1 port=${bouncer.port} user=postgres dbname=bench`;
     const floor = `host=127.0.0.1 port=${outer.port} user=postgres dbname=${database}`;
+    const floorWs = `host=127.0.0.1 port=${overWs.port} user=postgres dbname=${database}`;
     const door = `host=127.0.0.1 port=${api.pgPort} user=${ADMIN} dbname=Bench/pgbench`;
     const doorEnv = { PGPASSWORD: PASSWORD };
     // Warm-up: connections, pools, JIT.
@@ -137,6 +157,7 @@ export async function main(args: string[]) {
       ['direct', direct, {}],
       ['pgbouncer', viaBouncer, {}],
       ['floor', floor, {}],
+      ['floor (ws)', floorWs, {}],
       ['front door', door, doorEnv],
     ] as const) {
       const before = [cpuTimeMs(api.child.pid), cpuTimeMs(agents[0].child.pid), machineCpuMs()];
@@ -155,6 +176,7 @@ export async function main(args: string[]) {
     const ratio = results['front door'].c8.tps / results.pgbouncer.c8.tps;
     console.log(`  front door / pgbouncer at -c 8: ${ratio.toFixed(2)} (target >= 0.5); front door / direct: ${(results['front door'].c8.tps / results.direct.c8.tps).toFixed(2)}`);
     console.log(`  floor (two byte-copying processes in a row, the front door's hops without its work) / pgbouncer at -c 8: ${(results.floor.c8.tps / results.pgbouncer.c8.tps).toFixed(2)}; front door / floor: ${(results['front door'].c8.tps / results.floor.c8.tps).toFixed(2)}`);
+    console.log(`  floor on the front door's transport (clients carried over one WebSocket, nothing parsed) / pgbouncer at -c 8: ${(results['floor (ws)'].c8.tps / results.pgbouncer.c8.tps).toFixed(2)}; front door / that floor: ${(results['front door'].c8.tps / results['floor (ws)'].c8.tps).toFixed(2)}`);
     console.log(cpu);
     console.log(`  front door -c 1 latency average: ${results['front door'].c1.latencyMs.toFixed(3)} ms (target <= 1.0; direct ${results.direct.c1.latencyMs.toFixed(3)}, pgbouncer ${results.pgbouncer.c1.latencyMs.toFixed(3)})`);
 
