@@ -169,6 +169,19 @@ describe('clusters: create, join, member authentication', () => {
     expect((await call(api.url, 'POST', '/api/agents/token', { body: { challengeId: ch.body.challengeId, signature } })).status).toBe(401);
   });
 
+  it("refuses a removed member's token at once, though it was verified (and remembered) a moment before", async () => {
+    const start = await call<{ challengeId: string; nonce: string }>(api.url, 'POST', '/api/clusters/join', { token, body: { cluster: clusterId } });
+    const proof = signMessage(cluster.privateKey, joinProofMessage(clusterId, start.body.nonce));
+    const joined = await call<{ memberId: string }>(api.url, 'POST', '/api/clusters/join/complete', { token, body: { challengeId: start.body.challengeId, signature: proof, member: member('doomed-host') } });
+    expect(joined.status).toBe(201);
+    const ch = await call<{ challengeId: string; nonce: string }>(api.url, 'POST', '/api/agents/challenge', { body: { memberId: joined.body.memberId } });
+    const signature = signMessage(memberKeys.privateKey, memberAuthMessage(joined.body.memberId, ch.body.nonce));
+    const t = await call<{ token: string }>(api.url, 'POST', '/api/agents/token', { body: { challengeId: ch.body.challengeId, signature } });
+    for (let i = 0; i < 2; i++) expect((await call(api.url, 'GET', '/api/agents/me', { token: t.body.token })).status).toBe(200);
+    expect((await call(api.url, 'DELETE', `/api/members/${joined.body.memberId}`, { token })).status).toBe(204);
+    expect((await call(api.url, 'GET', '/api/agents/me', { token: t.body.token })).status).toBe(401);
+  });
+
   it('hides clusters of other users as not found', async () => {
     const { PrismaService } = await import('../src/infra/database/prisma.service');
     const { hashPassword } = await import('../src/features/auth/passwords');

@@ -32,6 +32,7 @@ import { VersionedCache } from '../../infra/cluster-state/versioned-cache';
 import { AccessService, visibleCluster } from '../access/access.service';
 import { AuditService } from '../audit/audit.service';
 import { RefreshQueueService } from '../../infra/queue/refresh-queue.service';
+import { AgentAuthService } from '../agents/agent-auth.service';
 
 const JOIN_CHALLENGE_TTL_MS = 5 * 60_000;
 
@@ -51,6 +52,7 @@ export class ClustersService {
     private readonly audit: AuditService,
     private readonly queue: RefreshQueueService,
     @Inject(CONFIG) private readonly config: Config,
+    private readonly agentAuth: AgentAuthService,
   ) {
     this.routable = new VersionedCache(state, (c) => c.id);
   }
@@ -238,6 +240,7 @@ export class ClustersService {
     await this.queue.obliterate(cluster.id);
     await this.state.removeKeys(cluster.id);
     await this.prisma.cluster.delete({ where: { id: cluster.id } });
+    this.agentAuth.forgetCluster(cluster.id);
     // Every instance lets the cluster's members go (their connections close as "removed": they stop).
     await this.state.bumpConfigVersion(cluster.id);
     // Sweep once more after the members' connections closed, for anything written meanwhile (presence

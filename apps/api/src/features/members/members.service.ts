@@ -6,6 +6,7 @@ import { isUniqueViolation } from '../../infra/database/errors';
 import { conflict, notFound } from '../../infra/http/errors';
 import { AccessService } from '../access/access.service';
 import { AuditService } from '../audit/audit.service';
+import { AgentAuthService } from '../agents/agent-auth.service';
 import { ClusterStateService } from '../../infra/cluster-state/cluster-state.service';
 import { toMemberView } from '../clusters/views';
 
@@ -19,6 +20,7 @@ export class MembersService {
     private readonly access: AccessService,
     private readonly audit: AuditService,
     private readonly state: ClusterStateService,
+    private readonly agentAuth: AgentAuthService,
   ) {}
 
   private async find(user: AuthUser, id: string) {
@@ -76,6 +78,7 @@ export class MembersService {
       throw conflict(`member "${member.name}" is the primary of cluster "${member.cluster.name}": promote another member first, or delete the cluster`);
     }
     await this.prisma.member.delete({ where: { id } });
+    this.agentAuth.forgetMember(id);
     await this.state.bumpConfigVersion(member.clusterId);
     await this.audit.record(user, { clusterId: member.clusterId, action: 'member.remove', targetType: 'member', targetId: id, detail: { name: member.name } });
   }

@@ -26,4 +26,9 @@ export class TtlCache<V> {
   delete(key: string) {
     this.entries.delete(key);
   }
+
+  /** Drops every entry whose value matches. */
+  deleteWhere(match: (value: V) => boolean) {
+    for (const [key, e] of this.entries) if (match(e.value)) this.entries.delete(key);
+  }
 }
