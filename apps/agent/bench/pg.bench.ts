@@ -13,7 +13,7 @@ import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
-import { type AgentProcess, cpuTimeMs, firstAdminToken, freePort, installMember, json, sleep, startAgent, startApiProcess, tempDir } from '@gateway/testing';
+import { type AgentProcess, cpuTimeMs, firstAdminToken, freePort, installMember, json, machineCpuMs, sleep, startAgent, startApiProcess, tempDir } from '@gateway/testing';
 
 const exec = promisify(execFile);
 const SERVER = process.env.TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432';
@@ -92,12 +92,6 @@ async function startWsRelay(target: number) {
   const hub = await startFloor('pg-ws-relay.js', ['hub'], /HUB_READY (\d+) (\d+)/);
   const member = await startFloor('pg-ws-relay.js', ['member', hub.match[2], String(target)], /MEMBER_READY/);
   return { port: Number(hub.match[1]), stop: () => (member.stop(), hub.stop()) };
-}
-
-/** CPU time (ms) the whole machine has used (all cores, not idle), from /proc/stat. */
-function machineCpuMs(): number {
-  const [, ...t] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
-  return ((t[0] + t[1] + t[2] + t[5] + t[6]) * 1000) / 100;
 }
 
 /** The longest gap between transaction completions in pgbench's per-transaction logs (`-l`), from `after` (s since the epoch). */

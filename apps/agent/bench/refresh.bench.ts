@@ -11,11 +11,13 @@ import { readFileSync } from 'node:fs';
 import { Client } from 'pg';
 import {
   type AgentProcess,
+  cpuTimeMs,
   createSampleSources,
   eventually,
   firstAdminToken,
   installMember,
   json,
+  machineCpuMs,
   sleep,
   startAgent,
   startApiProcess,
@@ -31,21 +33,9 @@ const query = (n: number) =>
   `SELECT g AS c1, g * 2 AS c2, md5(g::text) AS c3, timestamp '2026-01-01' + g * interval '1 second' AS c4, g::float8 / 3 AS c5, ` +
   `'text-' || g AS c6, g % 7 = 0 AS c7, (g / 100.0)::numeric(12,2) AS c8, g % 1000 AS c9, repeat('x', 10) AS c10 FROM generate_series(1, ${n}) g`;
 
-/** CPU seconds (user + system) the process has used so far, from /proc (clock ticks of 1/100 s). */
-const cpuS = (pid: number) => {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-};
-
-/** CPU seconds the whole machine has used so far (user, nice, system, irq, softirq), from /proc/stat. */
-const machineCpuS = () => {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
-  return (f[0] + f[1] + f[2] + f[5] + f[6]) / 100;
-};
+/** CPU seconds a process, or the whole machine, has used so far. */
+const cpuS = (pid: number) => cpuTimeMs(pid) / 1000;
+const machineCpuS = () => machineCpuMs() / 1000;
 
 const rssMb = (pid: number) => {
   try {

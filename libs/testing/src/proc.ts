@@ -41,3 +41,9 @@ export function cpuTimeMs(pid: number | undefined): number {
     return NaN;
   }
 }
+
+/** The CPU time (ms) the whole machine has used so far (all cores: user, nice, system, irq, softirq), from /proc/stat. */
+export function machineCpuMs(): number {
+  const [, ...t] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  return ((t[0] + t[1] + t[2] + t[5] + t[6]) * 1000) / 100;
+}
