@@ -9,6 +9,13 @@ interface Ticket {
   endedAt?: number;
 }
 
+/** How many tickets at the front of `list` (in the order they ended) ended before `time`. */
+function endedBefore(list: Ticket[], time: number) {
+  let n = 0;
+  while (n < list.length && list[n].endedAt! < time) n++;
+  return n;
+}
+
 /** What a member last reported of its live slots in use, and when the API holding its connection received it. */
 export interface Reported {
   busy?: number;
@@ -52,12 +59,7 @@ export class MemberLoad {
     // Pruned by load() as reports come; bounded here too, since in `primary` mode nothing asks (only a report newer
     // than a ticket's end makes it irrelevant, and reports come every heartbeat: a few seconds is plenty). The
     // front is cut in one go, so the cost per call stays constant.
-    if (list.length > MAX_ENDED) {
-      let drop = 0;
-      const old = t.endedAt - KEEP_ENDED_MS;
-      while (drop < list.length && list[drop].endedAt! < old) drop++;
-      list.splice(0, Math.max(drop, list.length - MAX_ENDED / 2));
-    }
+    if (list.length > MAX_ENDED) list.splice(0, Math.max(endedBefore(list, t.endedAt - KEEP_ENDED_MS), list.length - MAX_ENDED / 2));
   }
 
   /** Work this instance has in flight to the member now. */
@@ -76,9 +78,7 @@ export class MemberLoad {
     const list = this.ended.get(memberId);
     if (list) {
       // Ended before the report: the member had answered it before it sampled, so it is not in the figure.
-      let drop = 0;
-      while (drop < list.length && (list[drop].endedAt ?? 0) < at) drop++;
-      if (drop) list.splice(0, drop);
+      list.splice(0, endedBefore(list, at));
       if (!list.length) this.ended.delete(memberId);
       for (const t of list) if (t.startedAt <= at) counted++;
     }

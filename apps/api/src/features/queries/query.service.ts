@@ -101,7 +101,7 @@ const mib = (bytes: number) => `${Math.round((bytes / 1024 / 1024) * 10) / 10} M
 @Injectable()
 export class QueryService {
   private readonly logger = new Logger(QueryService.name);
-  /** Live requests this instance has in flight per member, to spread `distribute` work to the least busy. */
+  /** Each member's load (reported, and this instance's live requests to it), to spread `distribute` work to the least busy. */
   private readonly load = new MemberLoad();
   /** The member that last served each cluster's live work here: a move away from it is a failover. */
   private readonly lastServer = new Map<string, string>();
